@@ -1,0 +1,468 @@
+// Reproducible, offline OCI test images for berth's tests.
+//
+// Two images are built from binaries installed on the host by Debian packages:
+//   busybox:latest  busybox-static's /bin/busybox with every applet hard-linked to it, plus a minimal /etc
+//   pause:3.9       catatonit (static) at /catatonit, run as `catatonit -P` (pause mode)
+//
+// Each image is written both as an OCI image layout directory and as an OCI archive (an uncompressed tar of
+// that layout, as taken by `ctr images import` and `skopeo copy oci-archive:`). Every byte is deterministic:
+// tar entries are sorted, owned by 0:0 (except /home/berth), have fixed modes, mtime SOURCE_DATE_EPOCH and no
+// user/group names; gzip uses a pinned level and Node's zlib header (mtime 0, OS unix); JSON documents are
+// serialised with recursively sorted keys and no whitespace; `created` is fixed. Building twice with the same
+// host binaries and the same Node.js (its bundled zlib) therefore yields identical digests.
+
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
+import * as tarStream from "tar-stream";
+
+const execFileAsync = promisify(execFile);
+
+/** Fixed timestamp (seconds since the epoch) used for every tar mtime and every `created` field. */
+export const SOURCE_DATE_EPOCH = 0;
+/** gzip level used for layers; pinned because it changes the compressed bytes (and so the digests). */
+export const GZIP_LEVEL = 9;
+/** Registry host used in the `io.containerd.image.name` annotation unless overridden (RFC 2606 test TLD). */
+export const DEFAULT_IMAGE_NAME_PREFIX = "berth.test";
+
+export const MEDIA_TYPE_INDEX = "application/vnd.oci.image.index.v1+json";
+export const MEDIA_TYPE_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+export const MEDIA_TYPE_CONFIG = "application/vnd.oci.image.config.v1+json";
+export const MEDIA_TYPE_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
+export const ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
+export const ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name";
+
+export const BUSYBOX_SOURCE = "/bin/busybox";
+export const CATATONIT_SOURCE = "/usr/bin/catatonit";
+const DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export interface BuiltImage {
+  /** Short name, e.g. "busybox". */
+  name: string;
+  /** Tag, e.g. "latest". */
+  tag: string;
+  /** `name:tag`; also the index.json `org.opencontainers.image.ref.name` annotation. */
+  ref: string;
+  /** Repository path the image is meant to be served under in a registry, e.g. "library/busybox". */
+  repository: string;
+  /** Name containerd gives the image on `ctr images import` (`io.containerd.image.name` annotation). */
+  containerdName: string;
+  /** OCI image layout directory. */
+  layoutDir: string;
+  /** OCI archive (uncompressed tar of the layout). */
+  archivePath: string;
+  /** Digest of the image manifest ("sha256:..."). */
+  manifestDigest: string;
+  /** Digest of the config blob, i.e. the image id. */
+  configDigest: string;
+  /** Digests of the compressed layer blobs, in order. */
+  layerDigests: string[];
+  /** sha256 of the uncompressed layer tars (the config's rootfs.diff_ids), in order. */
+  diffIds: string[];
+  /** Size of the manifest blob in bytes. */
+  manifestSize: number;
+  /** Total bytes of manifest + config + compressed layers (what a registry/containerd stores). */
+  size: number;
+  /** Sum of the uncompressed layer sizes. */
+  unpackedSize: number;
+}
+
+export interface BuildOptions {
+  /** Registry host prefix for `io.containerd.image.name` (default DEFAULT_IMAGE_NAME_PREFIX). */
+  imageNamePrefix?: string;
+  /** Override the busybox binary to copy (default /bin/busybox). */
+  busyboxPath?: string;
+  /** Override the catatonit binary to copy (default /usr/bin/catatonit). */
+  catatonitPath?: string;
+}
+
+/** One file-system object of a layer. Paths are relative, without a leading "/" or "./". */
+export type LayerEntry =
+  | { kind: "dir"; path: string; mode: number; uid?: number; gid?: number }
+  | { kind: "file"; path: string; mode: number; data: Buffer; uid?: number; gid?: number }
+  | { kind: "hardlink"; path: string; target: string }
+  | { kind: "symlink"; path: string; target: string };
+
+export interface Blob {
+  digest: string;
+  size: number;
+  data: Buffer;
+}
+
+export function sha256(data: Buffer | string): string {
+  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
+}
+
+function blob(data: Buffer): Blob {
+  return { digest: sha256(data), size: data.length, data };
+}
+
+/** JSON with recursively sorted object keys and no whitespace, so equal values always give equal bytes. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+function jsonBlob(value: unknown): Blob {
+  return blob(Buffer.from(canonicalJson(value), "utf8"));
+}
+
+function compareBytes(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function normalisePath(p: string): string {
+  const n = path.posix.normalize(p).replace(/^\/+/, "").replace(/\/+$/, "");
+  if (n === "" || n === "." || n.startsWith("../")) throw new Error(`invalid layer path: ${p}`);
+  return n;
+}
+
+/**
+ * Serialise entries into a deterministic tar. Missing parent directories are added (0755, 0:0). Order:
+ * directories (sorted, so parents precede children), regular files, symlinks, then hard links (so every
+ * link follows its target); each group sorted by path.
+ */
+export async function buildTar(entries: LayerEntry[]): Promise<Buffer> {
+  const byPath = new Map<string, LayerEntry>();
+  for (const e of entries) {
+    const p = normalisePath(e.path);
+    if (byPath.has(p)) throw new Error(`duplicate layer path: ${p}`);
+    byPath.set(p, { ...e, path: p });
+  }
+  for (const p of [...byPath.keys()]) {
+    for (let dir = path.posix.dirname(p); dir !== "."; dir = path.posix.dirname(dir)) {
+      const existing = byPath.get(dir);
+      if (existing === undefined) byPath.set(dir, { kind: "dir", path: dir, mode: 0o755 });
+      else if (existing.kind !== "dir") throw new Error(`${dir} is a parent of ${p} but not a directory`);
+    }
+  }
+  const rank: Record<LayerEntry["kind"], number> = { dir: 0, file: 1, symlink: 2, hardlink: 3 };
+  const sorted = [...byPath.values()].sort(
+    (a, b) => rank[a.kind] - rank[b.kind] || compareBytes(a.path, b.path),
+  );
+  for (const e of sorted) {
+    if (e.kind === "hardlink") {
+      const target = byPath.get(normalisePath(e.target));
+      if (target?.kind !== "file") throw new Error(`hard link ${e.path}: target ${e.target} is not a file`);
+    }
+  }
+
+  const mtime = new Date(SOURCE_DATE_EPOCH * 1000);
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  const collected = (async () => {
+    for await (const chunk of pack) chunks.push(Buffer.from(chunk as Uint8Array));
+  })();
+  const add = (header: Partial<tarStream.Header> & { name: string }, data?: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (data !== undefined) pack.entry(header, data, cb);
+      else pack.entry(header, cb);
+    });
+  for (const e of sorted) {
+    const base = { mtime, uid: 0, gid: 0 };
+    switch (e.kind) {
+      case "dir":
+        await add({
+          ...base,
+          name: `${e.path}/`,
+          type: "directory",
+          mode: e.mode,
+          uid: e.uid ?? 0,
+          gid: e.gid ?? 0,
+        });
+        break;
+      case "file":
+        await add(
+          {
+            ...base,
+            name: e.path,
+            type: "file",
+            mode: e.mode,
+            uid: e.uid ?? 0,
+            gid: e.gid ?? 0,
+            size: e.data.length,
+          },
+          e.data,
+        );
+        break;
+      case "symlink":
+        await add({ ...base, name: e.path, type: "symlink", mode: 0o777, linkname: e.target });
+        break;
+      case "hardlink":
+        await add({ ...base, name: e.path, type: "link", mode: 0o755, linkname: normalisePath(e.target) });
+        break;
+    }
+  }
+  pack.finalize();
+  await collected;
+  return Buffer.concat(chunks);
+}
+
+export interface ImageSpec {
+  name: string;
+  tag: string;
+  repository: string;
+  layers: LayerEntry[][];
+  /** The `config` member of the image config (Cmd, Entrypoint, Env, User, ...). */
+  config: Record<string, unknown>;
+  createdBy: string;
+}
+
+export interface ImageBlobs {
+  spec: ImageSpec;
+  layers: Blob[];
+  diffIds: string[];
+  unpackedSize: number;
+  config: Blob;
+  manifest: Blob;
+}
+
+/** Build the blobs (layers, config, manifest) of an image in memory. */
+export async function buildImageBlobs(spec: ImageSpec): Promise<ImageBlobs> {
+  const layers: Blob[] = [];
+  const diffIds: string[] = [];
+  let unpackedSize = 0;
+  for (const entries of spec.layers) {
+    const tar = await buildTar(entries);
+    diffIds.push(sha256(tar));
+    unpackedSize += tar.length;
+    layers.push(blob(gzipSync(tar, { level: GZIP_LEVEL })));
+  }
+  const created = new Date(SOURCE_DATE_EPOCH * 1000).toISOString().replace(".000Z", "Z");
+  const config = jsonBlob({
+    created,
+    architecture: "amd64",
+    os: "linux",
+    config: spec.config,
+    rootfs: { type: "layers", diff_ids: diffIds },
+    history: layers.map(() => ({ created, created_by: spec.createdBy, comment: "berth testenv" })),
+  });
+  const manifest = jsonBlob({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_MANIFEST,
+    config: { mediaType: MEDIA_TYPE_CONFIG, digest: config.digest, size: config.size },
+    layers: layers.map((l) => ({ mediaType: MEDIA_TYPE_LAYER_GZIP, digest: l.digest, size: l.size })),
+  });
+  return { spec, layers, diffIds, unpackedSize, config, manifest };
+}
+
+/** Lines of `/etc/passwd` in the busybox image. */
+export const BUSYBOX_PASSWD = [
+  "root:x:0:0:root:/root:/bin/sh",
+  "berth:x:1000:1000:berth test user:/home/berth:/bin/sh",
+  "nobody:x:65534:65534:nobody:/nonexistent:/bin/false",
+];
+/** Lines of `/etc/group` in the busybox image (user `berth` is also a member of `users`). */
+export const BUSYBOX_GROUP = ["root:x:0:", "users:x:100:berth", "berth:x:1000:", "nobody:x:65534:"];
+
+export async function busyboxSpec(busyboxPath = BUSYBOX_SOURCE): Promise<ImageSpec> {
+  const binary = await readFile(busyboxPath);
+  const { stdout } = await execFileAsync(busyboxPath, ["--list-full"], { encoding: "utf8" });
+  const applets = stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && l !== "bin/busybox")
+    .map(normalisePath);
+  if (!applets.includes("bin/sh")) throw new Error(`${busyboxPath} --list-full does not list bin/sh`);
+  const text = (lines: string[]) => Buffer.from(`${lines.join("\n")}\n`, "utf8");
+  const entries: LayerEntry[] = [
+    { kind: "dir", path: "bin", mode: 0o755 },
+    { kind: "dir", path: "sbin", mode: 0o755 },
+    { kind: "dir", path: "usr/bin", mode: 0o755 },
+    { kind: "dir", path: "usr/sbin", mode: 0o755 },
+    { kind: "dir", path: "usr/local/bin", mode: 0o755 },
+    { kind: "dir", path: "etc", mode: 0o755 },
+    { kind: "dir", path: "dev", mode: 0o755 },
+    { kind: "dir", path: "proc", mode: 0o555 },
+    { kind: "dir", path: "sys", mode: 0o555 },
+    { kind: "dir", path: "tmp", mode: 0o1777 },
+    { kind: "dir", path: "var/tmp", mode: 0o1777 },
+    { kind: "dir", path: "root", mode: 0o700 },
+    { kind: "dir", path: "home", mode: 0o755 },
+    { kind: "dir", path: "home/berth", mode: 0o755, uid: 1000, gid: 1000 },
+    { kind: "file", path: "bin/busybox", mode: 0o755, data: binary },
+    { kind: "file", path: "etc/passwd", mode: 0o644, data: text(BUSYBOX_PASSWD) },
+    { kind: "file", path: "etc/group", mode: 0o644, data: text(BUSYBOX_GROUP) },
+    ...applets.map((p): LayerEntry => ({ kind: "hardlink", path: p, target: "bin/busybox" })),
+  ];
+  return {
+    name: "busybox",
+    tag: "latest",
+    repository: "library/busybox",
+    layers: [entries],
+    config: { Cmd: ["sh"], Env: [DEFAULT_PATH_ENV] },
+    createdBy: `COPY ${busyboxPath} /bin/busybox + applet hard links + /etc/passwd, /etc/group`,
+  };
+}
+
+export async function pauseSpec(catatonitPath = CATATONIT_SOURCE): Promise<ImageSpec> {
+  const binary = await readFile(catatonitPath);
+  await assertStatic(catatonitPath);
+  return {
+    name: "pause",
+    tag: "3.9",
+    repository: "berth/pause",
+    layers: [[{ kind: "file", path: "catatonit", mode: 0o755, data: binary }]],
+    // Mirrors the upstream pause:3.9 config (Entrypoint, non-root user 65535, PATH), with catatonit's pause mode.
+    config: {
+      Entrypoint: ["/catatonit", "-P"],
+      Env: [DEFAULT_PATH_ENV],
+      User: "65535:65535",
+      WorkingDir: "/",
+    },
+    createdBy: `COPY ${catatonitPath} /catatonit`,
+  };
+}
+
+/** Throws unless the ELF file at `file` has no program interpreter (i.e. is statically linked). */
+async function assertStatic(file: string): Promise<void> {
+  const buf = await readFile(file);
+  if (buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1) {
+    throw new Error(`${file}: not a little-endian 64-bit ELF file`);
+  }
+  const phoff = Number(buf.readBigUInt64LE(0x20));
+  const phentsize = buf.readUInt16LE(0x36);
+  const phnum = buf.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) {
+    const PT_INTERP = 3;
+    if (buf.readUInt32LE(phoff + i * phentsize) === PT_INTERP) {
+      throw new Error(`${file} is dynamically linked; the pause image needs a static binary`);
+    }
+  }
+}
+
+/** Write `data` to `file` unless it already holds exactly that content; atomic (temp file + rename). */
+async function writeIfChanged(file: string, data: Buffer): Promise<void> {
+  try {
+    const st = await stat(file);
+    if (st.isFile() && st.size === data.length && (await readFile(file)).equals(data)) return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
+}
+
+function indexDocument(b: ImageBlobs, imageNamePrefix: string): Blob {
+  const { name, tag, repository } = b.spec;
+  return jsonBlob({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_INDEX,
+    manifests: [
+      {
+        mediaType: MEDIA_TYPE_MANIFEST,
+        digest: b.manifest.digest,
+        size: b.manifest.size,
+        platform: { architecture: "amd64", os: "linux" },
+        annotations: {
+          [ANNOTATION_REF_NAME]: `${name}:${tag}`,
+          [ANNOTATION_CONTAINERD_NAME]: `${imageNamePrefix}/${repository}:${tag}`,
+        },
+      },
+    ],
+  });
+}
+
+const OCI_LAYOUT = Buffer.from(canonicalJson({ imageLayoutVersion: "1.0.0" }), "utf8");
+
+/** Write an image as an OCI layout dir and an OCI archive; unchanged files are left alone. */
+export async function writeImage(
+  b: ImageBlobs,
+  outDir: string,
+  opts: { imageNamePrefix?: string } = {},
+): Promise<BuiltImage> {
+  const prefix = opts.imageNamePrefix ?? DEFAULT_IMAGE_NAME_PREFIX;
+  const { name, tag, repository } = b.spec;
+  const layoutDir = path.join(outDir, name);
+  const archivePath = path.join(outDir, `${name}.oci.tar`);
+  const index = indexDocument(b, prefix);
+  const blobs = [b.manifest, b.config, ...b.layers];
+  const files = new Map<string, Buffer>([
+    ["oci-layout", OCI_LAYOUT],
+    ["index.json", index.data],
+  ]);
+  for (const x of blobs) files.set(`blobs/sha256/${x.digest.slice("sha256:".length)}`, x.data);
+
+  const blobDir = path.join(layoutDir, "blobs", "sha256");
+  await mkdir(blobDir, { recursive: true });
+  for (const [rel, data] of files) await writeIfChanged(path.join(layoutDir, rel), data);
+  // Drop blobs of earlier builds so the layout dir holds exactly this image.
+  const wanted = new Set(blobs.map((x) => x.digest.slice("sha256:".length)));
+  for (const f of await readdir(blobDir)) {
+    if (!wanted.has(f) && !f.includes(".tmp-")) await rm(path.join(blobDir, f), { force: true });
+  }
+
+  const archive = await buildTar(
+    [...files].map(([rel, data]): LayerEntry => ({ kind: "file", path: rel, mode: 0o644, data })),
+  );
+  await writeIfChanged(archivePath, archive);
+
+  return {
+    name,
+    tag,
+    ref: `${name}:${tag}`,
+    repository,
+    containerdName: `${prefix}/${repository}:${tag}`,
+    layoutDir,
+    archivePath,
+    manifestDigest: b.manifest.digest,
+    configDigest: b.config.digest,
+    layerDigests: b.layers.map((l) => l.digest),
+    diffIds: b.diffIds,
+    manifestSize: b.manifest.size,
+    size: blobs.reduce((n, x) => n + x.size, 0),
+    unpackedSize: b.unpackedSize,
+  };
+}
+
+/**
+ * Build the busybox and pause test images into `outDir` (created if needed): `<outDir>/<name>/` is the OCI
+ * layout, `<outDir>/<name>.oci.tar` the OCI archive. Files whose content is already right are not rewritten, so
+ * re-running against an existing dir is cheap and safe while other processes read it.
+ */
+export async function buildTestImages(outDir: string, opts: BuildOptions = {}): Promise<BuiltImage[]> {
+  await mkdir(outDir, { recursive: true });
+  const specs = [await busyboxSpec(opts.busyboxPath), await pauseSpec(opts.catatonitPath)];
+  const out: BuiltImage[] = [];
+  for (const spec of specs) {
+    out.push(await writeImage(await buildImageBlobs(spec), outDir, opts));
+  }
+  return out;
+}
+
+/** The repository root (the nearest ancestor of this module with berth's package.json). */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = path.join(dir, "package.json");
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, "utf8")).name === "berth") return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error("cannot find the berth repository root (package.json)");
+    dir = parent;
+  }
+}
+
+/** `<repo>/build/images`. */
+export function defaultImagesDir(): string {
+  return path.join(repoRoot(), "build", "images");
+}

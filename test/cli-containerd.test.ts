@@ -1,0 +1,274 @@
+// Every berth CLI command against the reference runtime, Debian's containerd 1.6.20:
+// pull from a local registry, then a whole pod lifecycle, checking from inside the
+// container that the cgroup files hold what was asked for.
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { stringify } from "yaml";
+import { type Containerd, startContainerd } from "../src/testenv/containerd.js";
+import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
+import { berth as runBerth, berthOk as runBerthOk } from "./support/berth-cli.js";
+
+let reg: RegistryWithTestImages;
+let ctrd: Containerd;
+let dir: string;
+const at = () => ["--runtime-endpoint", ctrd.endpoint, "--timeout", "60s"];
+const berth = (...args: string[]) => runBerth([...at(), ...args]);
+const berthOk = (...args: string[]) => runBerthOk([...at(), ...args]);
+const json = async (...args: string[]) => JSON.parse(await berthOk(...args));
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "berth-cli-ctrd-"));
+  reg = await startRegistryWithTestImages();
+  ctrd = await startContainerd({ sandboxImage: reg.pause.ref, registryHosts: [reg.registry.host] });
+});
+
+after(async () => {
+  await ctrd?.stop();
+  await reg?.registry.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("version names containerd 1.6.20 and CRI v1", async () => {
+  const out = await berthOk("version");
+  assert.match(out, /^Version: {2}0\.1\.0$/m);
+  assert.match(out, /^RuntimeName: {2}containerd$/m);
+  assert.match(out, /^RuntimeVersion: {2}v?1\.6\.20/m);
+  assert.match(out, /^RuntimeApiVersion: {2}v1$/m);
+  const doc = await json("version", "-o", "json");
+  assert.equal(doc.runtimeName, "containerd");
+});
+
+test("info reports the runtime and network ready", async () => {
+  const doc = await json("info");
+  const conditions = Object.fromEntries(
+    (doc.status.conditions as { type: string; status: boolean }[]).map((c) => [c.type, c.status]),
+  );
+  assert.deepEqual(conditions, { RuntimeReady: true, NetworkReady: true });
+  assert.ok(doc.config, "verbose info carries containerd's config");
+});
+
+describe("images", () => {
+  test("pull, images, inspecti, imagefsinfo", async () => {
+    const out = await berthOk("pull", reg.busybox.ref);
+    assert.equal(out, `Image is up to date for ${reg.busybox.imageId}\n`);
+    const table = await berthOk("images");
+    const [repo, tag] = [reg.busybox.ref.replace(/:latest$/, ""), "latest"];
+    const row = table.split("\n").find((l) => l.startsWith(`${repo} `));
+    assert.ok(row, table);
+    assert.deepEqual(row.split(/\s{2,}/).slice(0, 3), [repo, tag, reg.busybox.imageId.slice(7, 20)]);
+    const listed = await json("images", "-o", "json");
+    const img = listed.images.find((i: { id: string }) => i.id === reg.busybox.imageId);
+    assert.deepEqual(img.repoTags, [reg.busybox.ref]);
+    assert.deepEqual(img.repoDigests, [reg.busybox.digestRef]);
+    assert.equal(img.size, String(reg.busybox.image.size - reg.busybox.image.manifestSize - configSize()));
+    const q = await berthOk("images", "-q");
+    assert.ok(q.split("\n").includes(reg.busybox.imageId));
+    const inspected = await json("inspecti", reg.busybox.ref);
+    assert.equal(inspected.status.id, reg.busybox.imageId);
+    assert.ok(inspected.info, "verbose info present");
+    const fs = await json("imagefsinfo");
+    assert.match(fs.status.fsId.mountpoint, /overlayfs$/);
+  });
+});
+
+/** containerd reports an image's size as the sum of its layers' compressed sizes, plus config. */
+function configSize(): number {
+  return 0;
+}
+
+describe("pod lifecycle", () => {
+  let podId = "";
+  let ctrId = "";
+  let podFile = "";
+  let ctrFile = "";
+  const uid = `uid-${process.pid}`;
+
+  before(async () => {
+    podFile = join(dir, "pod.yaml");
+    ctrFile = join(dir, "container.json");
+    await writeFile(
+      podFile,
+      stringify({
+        metadata: { name: "web", namespace: "default", uid, attempt: 1 },
+        hostname: "web",
+        log_directory: join(dir, "logs"),
+        labels: { app: "web" },
+        linux: {},
+      }),
+    );
+    await writeFile(
+      ctrFile,
+      JSON.stringify({
+        metadata: { name: "app" },
+        image: { image: reg.busybox.ref },
+        command: ["sh", "-c", "echo hello from berth; echo to stderr >&2; exec sleep 3600"],
+        log_path: "app/0.log",
+        labels: { tier: "front" },
+        linux: {
+          resources: {
+            cpu_shares: 512,
+            cpu_quota: 50000,
+            cpu_period: 100000,
+            memory_limit_in_bytes: 64 * 1024 * 1024,
+          },
+        },
+      }),
+    );
+  });
+
+  test("runp, pods, inspectp", async () => {
+    podId = (await berthOk("runp", podFile)).trim();
+    assert.match(podId, /^[0-9a-f]{64}$/);
+    const pods = await berthOk("pods", "--name", "^web$");
+    assert.match(
+      pods,
+      new RegExp(`^${podId.slice(0, 13)}\\s+.*\\s+Ready\\s+web\\s+default\\s+1\\s+\\(default\\)$`, "m"),
+    );
+    assert.equal((await berthOk("pods", "-q", "--label", "app=web")).trim(), podId);
+    assert.equal((await berthOk("pods", "-q", "--label", "app=db")).trim(), "");
+    assert.equal((await berthOk("pods", "-q", "--state", "notready")).trim(), "");
+    const status = await json("inspectp", podId);
+    assert.equal(status.status.state, "SANDBOX_READY");
+    assert.match(status.status.network.ip, /^10\.233\.\d+\.\d+$/);
+    assert.equal(status.status.metadata.uid, uid);
+  });
+
+  test("create and start a container with resources", async () => {
+    ctrId = (await berthOk("create", podId, ctrFile, podFile)).trim();
+    assert.match(ctrId, /^[0-9a-f]{64}$/);
+    const created = await berthOk("ps", "-a", "--pod", podId);
+    assert.match(
+      created,
+      new RegExp(
+        `^${ctrId.slice(0, 13)}\\s+${escapeRegExp(reg.busybox.ref)}\\s+.*\\s+Created\\s+app\\s+0\\s+${podId.slice(0, 13)}\\s+unknown$`,
+        "m",
+      ),
+    );
+    assert.equal((await berthOk("start", ctrId)).trim(), ctrId);
+    assert.equal((await berthOk("ps", "-q", "--state", "running", "--name", "app")).trim(), ctrId);
+    const status = await json("inspect", ctrId);
+    assert.equal(status.status.state, "CONTAINER_RUNNING");
+    assert.equal(status.status.resources.linux.memoryLimitInBytes, String(64 * 1024 * 1024));
+    assert.equal(status.status.logPath, join(dir, "logs", "app/0.log"));
+  });
+
+  test("the cgroup files inside the container hold the requested values", async () => {
+    assert.deepEqual(await cgroupValues(ctrId), {
+      shares: "512",
+      quota: "50000",
+      period: "100000",
+      memory: String(64 * 1024 * 1024),
+    });
+  });
+
+  test("logs prints stdout and stderr lines, with timestamps on request", async () => {
+    await waitFor(async () => (await berth("logs", ctrId)).stdout.includes("hello from berth"));
+    const r = await berth("logs", ctrId);
+    assert.equal(r.stdout, "hello from berth\n");
+    assert.equal(r.stderr, "to stderr\n");
+    const t = await berth("logs", "-t", "--tail", "1", ctrId);
+    assert.match(
+      t.stdout + t.stderr,
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z (hello from berth|to stderr)\n$/,
+    );
+  });
+
+  test("exec passes output and exit code through", async () => {
+    assert.equal(await berthOk("exec", ctrId, "echo", "-n", "inside"), "inside");
+    const r = await berth("exec", ctrId, "sh", "-c", "echo out; echo err >&2; exit 3");
+    assert.deepEqual([r.code, r.stdout, r.stderr], [3, "out\n", "err\n"]);
+    const whoami = await berthOk("exec", "-s", ctrId, "id", "-u");
+    assert.equal(whoami.trim(), "0");
+  });
+
+  test("stats and statsp show the container and the pod", async () => {
+    const stats = await berthOk("stats", "-s", "1", ctrId);
+    assert.match(stats, /^CONTAINER\s+NAME\s+CPU %\s+MEM\s+DISK\s+INODES$/m);
+    assert.match(stats, new RegExp(`^${ctrId.slice(0, 13)}\\s+app\\s+\\d+\\.\\d\\d\\s+\\d`, "m"));
+    const doc = await json("stats", "-o", "json", "--id", ctrId);
+    assert.equal(doc.stats[0].attributes.id, ctrId);
+    assert.ok(Number(doc.stats[0].memory.workingSetBytes.value) > 0);
+    const podStats = await berthOk("statsp", podId);
+    assert.match(podStats, new RegExp(`^web\\s+${podId.slice(0, 13)}\\s+\\d+\\.\\d\\d\\s+\\d`, "m"));
+  });
+
+  test("update changes the cgroup values of the running container", async () => {
+    await berthOk("update", "--memory", "128m", "--cpu-quota", "20000", "--cpu-share", "256", ctrId);
+    assert.deepEqual(await cgroupValues(ctrId), {
+      shares: "256",
+      quota: "20000",
+      period: "100000",
+      memory: String(128 * 1024 * 1024),
+    });
+  });
+
+  test("rm refuses a running container without --force", async () => {
+    const r = await berth("rm", ctrId);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /is running: stop it first, or use rm --force/);
+  });
+
+  test("stop, rm, stopp, rmp leave nothing listed", async () => {
+    assert.equal((await berthOk("stop", "-t", "2", ctrId)).trim(), ctrId);
+    const exited = await json("inspect", ctrId);
+    assert.equal(exited.status.state, "CONTAINER_EXITED");
+    assert.match(await berthOk("ps", "-a"), /Exited/);
+    assert.equal((await berthOk("rm", ctrId)).trim(), ctrId);
+    assert.equal((await berthOk("stopp", podId)).trim(), `Stopped sandbox ${podId}`);
+    assert.match(await berthOk("pods"), /NotReady/);
+    assert.equal((await berthOk("rmp", podId)).trim(), `Removed sandbox ${podId}`);
+    assert.equal((await berthOk("pods", "-q")).trim(), "");
+    assert.equal((await berthOk("ps", "-a", "-q")).trim(), "");
+  });
+
+  test("NotFound from the runtime is one clear line", async () => {
+    const r = await berth("inspect", ctrId);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^berth: .*not found.*\n$/);
+    const p = await berth("stopp", "0000000000000000000000000000000000000000000000000000000000000000");
+    assert.equal(p.code, 1);
+    assert.match(p.stderr, /^berth: .*not found/);
+  });
+});
+
+describe("rmi", () => {
+  test("rmi removes the image and prints its names", async () => {
+    const out = await berthOk("rmi", reg.busybox.ref);
+    assert.match(out, new RegExp(`^Deleted: ${escapeRegExp(reg.busybox.ref)}$`, "m"));
+    assert.equal((await berthOk("images", "-q")).split("\n").includes(reg.busybox.imageId), false);
+    const again = await berth("rmi", reg.busybox.ref);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /no such image/);
+  });
+});
+
+test("stopping the reference runtime leaves nothing behind", async () => {
+  await ctrd.stop();
+  assert.deepEqual(await ctrd.leftovers(), []);
+});
+
+async function cgroupValues(id: string) {
+  const cat = async (file: string) => (await berthOk("exec", id, "cat", file)).trim();
+  return {
+    shares: await cat("/sys/fs/cgroup/cpu/cpu.shares"),
+    quota: await cat("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+    period: await cat("/sys/fs/cgroup/cpu/cpu.cfs_period_us"),
+    memory: await cat("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+  };
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await sleep(100);
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
