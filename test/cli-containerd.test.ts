@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
+import { existingCgroups, removeCgroup } from "../src/testenv/cgroups.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { berth as runBerth, berthOk as runBerthOk } from "./support/berth-cli.js";
@@ -64,7 +65,8 @@ describe("images", () => {
     const img = listed.images.find((i: { id: string }) => i.id === reg.busybox.imageId);
     assert.deepEqual(img.repoTags, [reg.busybox.ref]);
     assert.deepEqual(img.repoDigests, [reg.busybox.digestRef]);
-    assert.equal(img.size, String(reg.busybox.image.size - reg.busybox.image.manifestSize - configSize()));
+    // containerd counts manifest, config and compressed layers.
+    assert.equal(img.size, String(reg.busybox.image.size));
     const q = await berthOk("images", "-q");
     assert.ok(q.split("\n").includes(reg.busybox.imageId));
     const inspected = await json("inspecti", reg.busybox.ref);
@@ -75,17 +77,14 @@ describe("images", () => {
   });
 });
 
-/** containerd reports an image's size as the sum of its layers' compressed sizes, plus config. */
-function configSize(): number {
-  return 0;
-}
-
 describe("pod lifecycle", () => {
   let podId = "";
   let ctrId = "";
   let podFile = "";
   let ctrFile = "";
   const uid = `uid-${process.pid}`;
+  // As the kubelet does, the pod gets a cgroup parent of its own (pod stats need one).
+  const cgroupParent = `/berth-test-${process.pid}`;
 
   before(async () => {
     podFile = join(dir, "pod.yaml");
@@ -97,7 +96,7 @@ describe("pod lifecycle", () => {
         hostname: "web",
         log_directory: join(dir, "logs"),
         labels: { app: "web" },
-        linux: {},
+        linux: { cgroup_parent: cgroupParent },
       }),
     );
     await writeFile(
@@ -223,6 +222,9 @@ describe("pod lifecycle", () => {
     assert.equal((await berthOk("rmp", podId)).trim(), `Removed sandbox ${podId}`);
     assert.equal((await berthOk("pods", "-q")).trim(), "");
     assert.equal((await berthOk("ps", "-a", "-q")).trim(), "");
+    // The pod's cgroups are gone; only the empty parent this test named remains.
+    await removeCgroup(cgroupParent);
+    assert.deepEqual(await existingCgroups(cgroupParent), []);
   });
 
   test("NotFound from the runtime is one clear line", async () => {

@@ -3,6 +3,7 @@
 // instance's bridge network with its sandbox image pulled from a local plain-HTTP
 // registry, then stop() and a check that nothing of it is left on the machine.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -19,10 +20,23 @@ import {
   pbVarint,
   startContainerd,
 } from "../src/testenv/containerd.js";
-import { buildTestImages, defaultImagesDir } from "../src/testenv/images.js";
+import { type BuiltImage, buildTestImages, defaultImagesDir } from "../src/testenv/images.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 
 const CRI = "/runtime.v1.RuntimeService";
+
+/** Processes whose command line mentions `text`. */
+function procsMentioning(text: string): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    let cmd = "";
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {}
+    if (cmd.includes(text) && Number(pid) !== process.pid) out.push(`${pid} ${cmd.replaceAll("\0", " ")}`);
+  }
+  return out;
+}
 const skip =
   process.getuid?.() !== 0
     ? "needs root"
@@ -128,13 +142,7 @@ describe("containerd test harness", { skip }, () => {
     assert.equal(fs.existsSync(base), false);
     assert.equal(fs.existsSync(`/sys/class/net/${ctd.bridge}`), false);
     assert.equal(fs.readFileSync("/proc/self/mountinfo", "utf8").includes(base), false);
-    for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-      let cmd = "";
-      try {
-        cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      } catch {}
-      assert.equal(cmd.includes(socket), false, `process ${pid} still refers to our socket: ${cmd}`);
-    }
+    assert.deepEqual(procsMentioning(socket), []);
     for (const hier of fs.readdirSync("/sys/fs/cgroup")) {
       assert.equal(
         fs.existsSync(`/sys/fs/cgroup/${hier}/k8s.io/${podId}`),
@@ -144,6 +152,62 @@ describe("containerd test harness", { skip }, () => {
       assert.equal(fs.existsSync(`/sys/fs/cgroup/${hier}/k8s.io/t2`), false, `${hier} cgroup of t2`);
     }
     await ctd.stop();
+  });
+});
+
+describe("containerd harness cleanup after a crash", { skip }, () => {
+  let reg: RegistryWithTestImages;
+  let busybox: BuiltImage;
+
+  before(async () => {
+    reg = await startRegistryWithTestImages();
+    busybox = reg.busybox.image;
+  });
+  after(async () => {
+    await reg?.registry.stop();
+  });
+
+  it("stop() cleans up after containerd was SIGKILLed with a pod and a container running", async () => {
+    const ctd = await startContainerd({ sandboxImage: reg.pause.ref, registryHosts: [reg.registry.host] });
+    try {
+      await ctd.ctr(["-n", "k8s.io", "images", "import", busybox.archivePath]);
+      await ctd.ctr(["-n", "k8s.io", "run", "-d", busybox.containerdName, "c1", "sleep", "3600"]);
+      const meta = pbMessage(pbString(1, "p2"), pbString(2, "uid-p2"), pbString(3, "default"));
+      await ctd.cri(`${CRI}/RunPodSandbox`, pbBytes(1, pbMessage(pbBytes(1, meta))), 120_000);
+      process.kill(ctd.pid, "SIGKILL");
+    } finally {
+      await ctd.stop();
+    }
+    assert.deepEqual(await ctd.leftovers(), []);
+    assert.equal(fs.existsSync(ctd.baseDir), false);
+  });
+
+  it("cleanupStale() cleans what a process that never called stop() left behind", async () => {
+    const parentDir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-ctd-stale-"));
+    try {
+      const harness = new URL("../src/testenv/containerd.js", import.meta.url).href;
+      const script = `
+        const { startContainerd } = await import(${JSON.stringify(harness)});
+        const ctd = await startContainerd({ parentDir: ${JSON.stringify(parentDir)}, sandboxImage: "x" });
+        await ctd.ctr(["images", "import", ${JSON.stringify(busybox.archivePath)}]);
+        await ctd.ctr(["run", "-d", ${JSON.stringify(busybox.containerdName)}, "c1", "sleep", "3600"]);
+        console.log(ctd.baseDir);
+        process.exit(0);
+      `;
+      const res = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+      assert.equal(res.status, 0, res.stderr);
+      const base = res.stdout.trim();
+      assert.ok(base.startsWith(`${parentDir}/`), res.stdout);
+      assert.ok(fs.existsSync(base));
+      assert.ok(procsMentioning(base).length > 0, "the orphaned shim is still running");
+
+      assert.deepEqual(await cleanupStale(parentDir), [base]);
+      assert.equal(fs.existsSync(base), false);
+      assert.deepEqual(procsMentioning(base), []);
+      assert.equal(fs.readFileSync("/proc/self/mountinfo", "utf8").includes(base), false);
+    } finally {
+      fs.rmSync(parentDir, { recursive: true, force: true });
+    }
   });
 });
 

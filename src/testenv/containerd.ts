@@ -135,6 +135,8 @@ interface Inventory {
   cgroupDirs: Set<string>;
   shimSockets: Set<string>;
   veths: Set<string>;
+  /** Container and sandbox ids (libcni's cache files are named after them). */
+  ids: Set<string>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -380,11 +382,13 @@ function installExitHook() {
   exitHookInstalled = true;
   // A test that forgets stop() must not leave a daemon running forever; the rest of its
   // mess is cleaned by the next startContainerd() in the same parent dir (cleanupStale).
+  // SIGKILL, not SIGTERM: only synchronous work is possible here, and a containerd still
+  // shutting down would make that later cleanup wait on a socket that no longer answers.
   process.once("exit", () => {
     for (const rec of live) {
       if (rec.containerdPid && isOurContainerd(rec)) {
         try {
-          process.kill(rec.containerdPid, "SIGTERM");
+          process.kill(rec.containerdPid, "SIGKILL");
         } catch {}
       }
     }
@@ -489,7 +493,13 @@ export function injectCtrFlags(
 // stop
 
 function newInventory(): Inventory {
-  return { namespaces: new Set(), cgroupDirs: new Set(), shimSockets: new Set(), veths: new Set() };
+  return {
+    namespaces: new Set(),
+    cgroupDirs: new Set(),
+    shimSockets: new Set(),
+    veths: new Set(),
+    ids: new Set(),
+  };
 }
 
 async function cleanupInstance(rec: InstanceRecord, inv: Inventory, stopTimeoutMs = 10_000): Promise<void> {
@@ -502,13 +512,24 @@ async function cleanupInstance(rec: InstanceRecord, inv: Inventory, stopTimeoutM
     }
   };
   const alive = () => isOurContainerd(rec);
+  // The graceful steps talk to containerd; when it dies under them (crashed, killed by a
+  // test) that is no error: the brute-force steps after them clean up instead.
+  const apiStep = async (name: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      if (rec.containerdPid) await waitGone(rec.containerdPid, 500);
+      if (alive()) errors.push(`${name}: ${messageOf(err)}`);
+    }
+  };
 
   await step("inventory", () => collectInventory(rec, inv));
 
   // 1. CRI pods, through the CRI: StopPodSandbox runs CNI DEL and tears the netns down.
   if (alive() && fs.existsSync(rec.socket)) {
-    await step("CRI pod cleanup", async () => {
+    await apiStep("CRI pod cleanup", async () => {
       const ids = await listPodSandboxIds(rec.socket);
+      for (const id of ids) inv.ids.add(id);
       const errs: string[] = [];
       for (const id of ids) {
         const body = pbString(1, id);
@@ -526,7 +547,7 @@ async function cleanupInstance(rec: InstanceRecord, inv: Inventory, stopTimeoutM
 
   // 2. Every task and container in every namespace, through containerd.
   if (alive() && fs.existsSync(rec.socket)) {
-    await step("containerd task cleanup", async () => {
+    await apiStep("containerd task cleanup", async () => {
       const errs: string[] = [];
       const nss = (await runCtr(rec, ["namespaces", "ls", "-q"], { timeoutMs: 10_000 })).split("\n");
       for (const ns of nss.map((s) => s.trim()).filter(Boolean)) {
@@ -539,6 +560,7 @@ async function cleanupInstance(rec: InstanceRecord, inv: Inventory, stopTimeoutM
         }
         const ctrs = await runCtr(rec, ["-n", ns, "containers", "ls", "-q"], { timeoutMs: 10_000 });
         for (const id of lines(ctrs)) {
+          inv.ids.add(id);
           await runCtr(rec, ["-n", ns, "containers", "delete", id], { timeoutMs: 20_000 }).catch((e) =>
             errs.push(messageOf(e)),
           );
@@ -615,17 +637,26 @@ async function cleanupInstance(rec: InstanceRecord, inv: Inventory, stopTimeoutM
 /** Reads bundles and runc state to learn namespaces, cgroups and shim sockets. */
 async function collectInventory(rec: InstanceRecord, inv: Inventory): Promise<void> {
   const hierarchies = cgroupHierarchies();
+  // Never adopt a hierarchy root or a cgroup we ourselves live in (we would kill ourselves).
+  const addCgroupDir = (dir: string) => {
+    const h = hierarchies.find((x) => dir.startsWith(`${x.mount}/`));
+    if (!h) return;
+    const rel = dir.slice(h.mount.length);
+    if (h.ownPath === rel || h.ownPath.startsWith(`${rel}/`)) return;
+    inv.cgroupDirs.add(dir);
+  };
   const addCgroupsPath = (cgPath: string | undefined) => {
     if (!cgPath || cgPath.includes(":")) return; // systemd-style paths are not used here
     for (const h of hierarchies) {
       const rel = cgPath.startsWith("/") ? cgPath : path.join(h.ownPath, cgPath);
-      inv.cgroupDirs.add(path.join(h.mount, rel));
+      addCgroupDir(path.join(h.mount, rel));
     }
   };
   const bundles = path.join(rec.state, "io.containerd.runtime.v2.task");
   for (const ns of readdirSafe(bundles)) {
     inv.namespaces.add(ns);
     for (const id of readdirSafe(path.join(bundles, ns))) {
+      inv.ids.add(id);
       const dir = path.join(bundles, ns, id);
       const spec = readJsonSafe(path.join(dir, "config.json")) as
         | { linux?: { cgroupsPath?: string } }
@@ -635,8 +666,9 @@ async function collectInventory(rec: InstanceRecord, inv: Inventory): Promise<vo
       if (addr?.startsWith("unix://")) inv.shimSockets.add(addr.slice("unix://".length));
     }
   }
-  for (const { state } of runcStates(rec)) {
-    for (const p of Object.values(state.cgroup_paths ?? {})) if (p) inv.cgroupDirs.add(p);
+  for (const { id, state } of runcStates(rec)) {
+    inv.ids.add(id);
+    for (const p of Object.values(state.cgroup_paths ?? {})) if (p) addCgroupDir(p);
   }
   for (const ns of readdirSafe(rec.runcRoot)) inv.namespaces.add(ns);
 }
@@ -697,7 +729,7 @@ async function networkCleanup(rec: InstanceRecord, inv: Inventory): Promise<void
     const res = await run("ip", ["link", "del", rec.bridge]);
     if (res.code !== 0 && linkExists(rec.bridge)) errs.push(`ip link del ${rec.bridge}: ${res.err.trim()}`);
   }
-  for (const f of cniCacheFiles(rec)) await fsp.rm(f, { force: true, recursive: true });
+  for (const f of cniCacheFiles(rec, inv)) await fsp.rm(f, { force: true, recursive: true });
   if (errs.length) throw new Error(errs.join("; "));
 }
 
@@ -775,7 +807,7 @@ async function findLeftovers(rec: InstanceRecord, inv: Inventory): Promise<Lefto
   }
   if (fs.existsSync(rec.base)) out.push({ kind: "file", what: rec.base });
   for (const s of inv.shimSockets) if (fs.existsSync(s)) out.push({ kind: "file", what: s });
-  for (const f of cniCacheFiles(rec)) out.push({ kind: "file", what: f });
+  for (const f of cniCacheFiles(rec, inv)) out.push({ kind: "file", what: f });
   return out;
 }
 
@@ -916,10 +948,15 @@ function enslavedTo(bridge: string): string[] {
   return readdirSafe(`/sys/class/net/${bridge}/brif`);
 }
 
-function cniCacheFiles(rec: InstanceRecord): string[] {
+/** libcni's result cache of our pods: <network>-<id>-<ifname>, and the CRI's loopback network's. */
+function cniCacheFiles(rec: InstanceRecord, inv: Inventory): string[] {
   const dir = `${VAR_LIB_CNI}/results`;
   return readdirSafe(dir)
-    .filter((f) => f.startsWith(`${rec.network}-`))
+    .filter((f) => {
+      if (f.startsWith(`${rec.network}-`)) return true;
+      const m = /^cni-loopback-(.+)-lo$/.exec(f);
+      return m?.[1] !== undefined && inv.ids.has(m[1]);
+    })
     .map((f) => path.join(dir, f));
 }
 
