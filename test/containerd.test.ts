@@ -44,9 +44,9 @@ const skip =
       ? "containerd is not installed"
       : false;
 
-const decode = (bytes: Uint8Array, ...path: number[]) => {
+const decode = (bytes: Uint8Array, ...fields: number[]) => {
   let msg = pbDecode(bytes);
-  for (const field of path) {
+  for (const field of fields) {
     const v = msg.get(field)?.[0];
     if (!(v instanceof Uint8Array)) return undefined;
     msg = pbDecode(v);

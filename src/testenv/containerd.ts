@@ -7,7 +7,8 @@
 // What an instance owns, and how stop() finds it again:
 //   - <base>/ (berth-containerd-<N>): config, root, state, socket, runc root, CNI conf
 //     and IPAM data, certs.d, opt, log. <N> is claimed by an atomic mkdir of the base
-//     dir, so parallel instances (in any process) never share a bridge or a subnet.
+//     dir (skipping N whose bridge exists), so parallel instances in the same parent dir,
+//     in any process, never share a bridge or a subnet.
 //   - processes: containerd (its pid), the shims (`-address <our socket>`), anything
 //     whose argv or root points into <base>, and every process in our containers'
 //     cgroups.
@@ -22,8 +23,9 @@
 //     bundles' config.json and runc's state.json, and remove the namespace directory too
 //     when it did not exist before we started and is empty.
 //   - outside <base>: the shim sockets containerd 1.6 always puts in /run/containerd/s,
-//     the ctr/shim directories under /run/containerd, and libcni's result cache under
-//     /var/lib/cni/results/<network>-*; created directories are removed only when empty.
+//     the ctr/shim directories under /run/containerd, and libcni's result cache
+//     (/var/lib/cni/results/<network>-<id>-eth0, cni-loopback-<id>-lo); directories we
+//     created there are removed only when empty (a parallel instance may use them).
 //
 // CRI pods are stopped and removed through the CRI (so CNI DEL runs: IPAM, portmap
 // rules) before anything is killed; a tiny gRPC client here does that without
@@ -171,6 +173,7 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
     preexisting: {
       paths: [RUN_CONTAINERD, `${RUN_CONTAINERD}/s`, `${RUN_CONTAINERD}/fifo`, `${RUN_CONTAINERD}/runc`]
         .concat([VAR_LIB_CNI, `${VAR_LIB_CNI}/results`])
+        .concat(readdirSafe(`${RUN_CONTAINERD}/runc`).map((ns) => `${RUN_CONTAINERD}/runc/${ns}`))
         .filter((p) => fs.existsSync(p)),
       cgroupTops: listCgroupTops(),
     },
@@ -610,11 +613,7 @@ async function cleanupInstance(rec: InstanceRecord, inv: Inventory, stopTimeoutM
   await step("files", async () => {
     for (const s of inv.shimSockets) await fsp.rm(s, { force: true });
     for (const d of [`${RUN_CONTAINERD}/s`, `${RUN_CONTAINERD}/fifo`]) rmdirIfCreated(rec, d);
-    for (const ns of inv.namespaces) {
-      try {
-        fs.rmdirSync(`${RUN_CONTAINERD}/runc/${ns}`);
-      } catch {}
-    }
+    for (const ns of inv.namespaces) rmdirIfCreated(rec, `${RUN_CONTAINERD}/runc/${ns}`);
     rmdirIfCreated(rec, `${RUN_CONTAINERD}/runc`);
     rmdirIfCreated(rec, RUN_CONTAINERD);
     rmdirIfCreated(rec, `${VAR_LIB_CNI}/results`);
