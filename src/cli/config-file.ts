@@ -17,13 +17,14 @@ export async function loadConfigFile<D extends DescMessage>(
     const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : messageOf(err);
     throw invalidArgument(`config file ${path}: ${why}`, err);
   }
+  const isJson = /\.json$/i.test(path);
   let doc: unknown;
   try {
-    doc = /\.json$/i.test(path) ? JSON.parse(text) : parse(text);
+    doc = isJson ? JSON.parse(text) : parse(text);
   } catch (err) {
-    throw invalidArgument(
-      `config file ${path}: not valid ${/\.json$/i.test(path) ? "JSON" : "YAML"}: ${messageOf(err)}`,
-    );
+    // The yaml parser appends a source excerpt; its first line already says where.
+    const why = messageOf(err).split("\n")[0];
+    throw invalidArgument(`config file ${path}: not valid ${isJson ? "JSON" : "YAML"}: ${why}`, err);
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
     throw invalidArgument(`config file ${path}: want an object (a ${schema.name})`);
