@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
 import { existingCgroups, removeCgroup } from "../src/testenv/cgroups.js";
-import { type Containerd, startContainerd } from "../src/testenv/containerd.js";
+import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { berth as runBerth, berthOk as runBerthOk } from "./support/berth-cli.js";
 

@@ -1,4 +1,4 @@
-// Integration test of the private containerd harness (src/testenv/containerd.ts): a real
+// Integration test of the private containerd harness (src/testenv/containerd/): a real
 // containerd 1.6 with its CRI plugin, a container run through ctr, a CRI pod on the
 // instance's bridge network with its sandbox image pulled from a local plain-HTTP
 // registry, then stop() and a check that nothing of it is left on the machine.
@@ -8,22 +8,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  type Containerd,
-  cleanupStale,
-  injectCtrFlags,
-  pbBytes,
-  pbDecode,
-  pbGetString,
-  pbMessage,
-  pbString,
-  pbVarint,
-  startContainerd,
-} from "../src/testenv/containerd.js";
+import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
+import { type CriConnection, dialCri } from "../src/cri/transport.js";
+import { cleanupStale } from "../src/testenv/containerd/cleanup.js";
+import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
+import { injectCtrFlags } from "../src/testenv/containerd/ctr.js";
 import { type BuiltImage, buildTestImages, defaultImagesDir } from "../src/testenv/images.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
-
-const CRI = "/runtime.v1.RuntimeService";
 
 /** Processes whose command line mentions `text`. */
 function procsMentioning(text: string): string[] {
@@ -44,27 +35,22 @@ const skip =
       ? "containerd is not installed"
       : false;
 
-const decode = (bytes: Uint8Array, ...fields: number[]) => {
-  let msg = pbDecode(bytes);
-  for (const field of fields) {
-    const v = msg.get(field)?.[0];
-    if (!(v instanceof Uint8Array)) return undefined;
-    msg = pbDecode(v);
-  }
-  return msg;
-};
-
 describe("containerd test harness", { skip }, () => {
   let reg: RegistryWithTestImages;
   let ctd: Containerd;
+  let conn: CriConnection;
+  let runtime: RuntimeServiceClient;
   let podId = "";
 
   before(async () => {
     reg = await startRegistryWithTestImages();
     ctd = await startContainerd({ sandboxImage: reg.pause.ref, registryHosts: [reg.registry.host] });
+    conn = dialCri(ctd.endpoint);
+    runtime = newRemoteRuntimeService(conn);
   });
 
   after(async () => {
+    conn?.close();
     // Normally already stopped by the last test; stop() is idempotent.
     await ctd?.stop();
     await reg?.registry.stop();
@@ -86,9 +72,9 @@ describe("containerd test harness", { skip }, () => {
     assert.match(plugins, /^io\.containerd\.snapshotter\.v1\s+overlayfs\s+\S+\s+ok\s*$/m);
 
     // The CRI answers on the same socket.
-    const v = pbDecode(await ctd.cri(`${CRI}/Version`, pbString(1, "v1")));
-    assert.equal(pbGetString(v, 2), "containerd");
-    assert.match(pbGetString(v, 3) ?? "", /^1\.6\.20/);
+    const v = await runtime.version({ version: "v1" });
+    assert.equal(v.runtimeName, "containerd");
+    assert.match(v.runtimeVersion, /^1\.6\.20/);
   });
 
   it("runs a container from an imported OCI archive with ctr", async () => {
@@ -105,14 +91,14 @@ describe("containerd test harness", { skip }, () => {
   });
 
   it("pulls the pause image from a plain-HTTP registry and runs a CRI pod on its own bridge", async () => {
-    const meta = pbMessage(pbString(1, "p1"), pbString(2, "uid-p1"), pbString(3, "default"), pbVarint(4, 0));
-    const config = pbMessage(pbBytes(1, meta), pbString(2, "p1"));
-    const resp = pbDecode(await ctd.cri(`${CRI}/RunPodSandbox`, pbBytes(1, config), 120_000));
-    podId = pbGetString(resp, 1) ?? "";
+    const resp = await runtime.runPodSandbox({
+      config: { metadata: { name: "p1", uid: "uid-p1", namespace: "default", attempt: 0 }, hostname: "p1" },
+    });
+    podId = resp.podSandboxId;
     assert.match(podId, /^[0-9a-f]{64}$/);
 
-    const status = await ctd.cri(`${CRI}/PodSandboxStatus`, pbString(1, podId));
-    const ip = pbGetString(decode(status, 1, 5) ?? new Map(), 1) ?? "";
+    const { status } = await runtime.podSandboxStatus({ podSandboxId: podId });
+    const ip = status?.network?.ip ?? "";
     const prefix = ctd.podCidr.split(".").slice(0, 3).join(".");
     assert.ok(ip.startsWith(`${prefix}.`), `pod IP ${ip} is in ${ctd.podCidr}`);
     assert.ok(fs.existsSync(`/sys/class/net/${ctd.bridge}`));
@@ -169,13 +155,16 @@ describe("containerd harness cleanup after a crash", { skip }, () => {
 
   it("stop() cleans up after containerd was SIGKILLed with a pod and a container running", async () => {
     const ctd = await startContainerd({ sandboxImage: reg.pause.ref, registryHosts: [reg.registry.host] });
+    const conn = dialCri(ctd.endpoint);
     try {
       await ctd.ctr(["-n", "k8s.io", "images", "import", busybox.archivePath]);
       await ctd.ctr(["-n", "k8s.io", "run", "-d", busybox.containerdName, "c1", "sleep", "3600"]);
-      const meta = pbMessage(pbString(1, "p2"), pbString(2, "uid-p2"), pbString(3, "default"));
-      await ctd.cri(`${CRI}/RunPodSandbox`, pbBytes(1, pbMessage(pbBytes(1, meta))), 120_000);
+      await newRemoteRuntimeService(conn).runPodSandbox({
+        config: { metadata: { name: "p2", uid: "uid-p2", namespace: "default" } },
+      });
       process.kill(ctd.pid, "SIGKILL");
     } finally {
+      conn.close();
       await ctd.stop();
     }
     assert.deepEqual(await ctd.leftovers(), []);
@@ -185,7 +174,7 @@ describe("containerd harness cleanup after a crash", { skip }, () => {
   it("cleanupStale() cleans what a process that never called stop() left behind", async () => {
     const parentDir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-ctd-stale-"));
     try {
-      const harness = new URL("../src/testenv/containerd.js", import.meta.url).href;
+      const harness = new URL("../src/testenv/containerd/containerd.js", import.meta.url).href;
       const script = `
         const { startContainerd } = await import(${JSON.stringify(harness)});
         const ctd = await startContainerd({ parentDir: ${JSON.stringify(parentDir)}, sandboxImage: "x" });
@@ -219,7 +208,7 @@ describe("containerd start failures", { skip }, () => {
         startContainerd({
           parentDir,
           sandboxImage: "berth.test/pause:3.9",
-          extraConfig: "this is = not [toml",
+          extraConfig: { version: "two" },
         }),
         (err: Error) => {
           assert.match(

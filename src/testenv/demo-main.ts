@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { startContainerd } from "./containerd.js";
+import { startContainerd } from "./containerd/containerd.js";
 import { repoRoot } from "./images.js";
 import { startRegistryWithTestImages } from "./registry.js";
 
