@@ -2,16 +2,17 @@
 // pull from a local registry, then a whole pod lifecycle, checking from inside the
 // container that the cgroup files hold what was asked for.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { existingCgroups, removeCgroup } from "../src/testenv/cgroups.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
-import { berth as runBerth, berthOk as runBerthOk } from "./support/berth-cli.js";
+import { berthBin, berth as runBerth, berthOk as runBerthOk } from "./support/berth-cli.js";
 
 let reg: RegistryWithTestImages;
 let ctrd: Containerd;
@@ -74,6 +75,23 @@ describe("images", () => {
     assert.ok(inspected.info, "verbose info present");
     const fs = await json("imagefsinfo");
     assert.match(fs.status.fsId.mountpoint, /overlayfs$/);
+  });
+});
+
+describe("pull on a terminal", () => {
+  test("shows a spinner with elapsed time on a tty, and nothing extra when piped", async () => {
+    const piped = await berth("pull", reg.busybox.ref);
+    assert.deepEqual([piped.code, piped.stderr], [0, ""]);
+    // script(1) gives the CLI a pseudo-terminal, as an interactive user has.
+    const cmd = [process.execPath, berthBin, ...at(), "pull", reg.busybox.ref].map(shellQuote).join(" ");
+    const tty = execFileSync("script", ["-qec", cmd, "/dev/null"], { encoding: "utf8" });
+    assert.match(tty, new RegExp(`[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Pulling ${escapeRegExp(reg.busybox.ref)} \\(\\d+\\.\\ds\\)`));
+    // The spinner line is erased before the result is printed, and only then.
+    const erase = "\r\x1b[K";
+    assert.ok(
+      tty.endsWith(`${erase}Image is up to date for ${reg.busybox.imageId}\r\n`),
+      JSON.stringify(tty),
+    );
   });
 });
 
@@ -237,6 +255,46 @@ describe("pod lifecycle", () => {
   });
 });
 
+describe("a pod that runs to completion", () => {
+  test("logs -f follows until the container exits; -o yaml; rm -f and rmp -f clean up", async () => {
+    const podFile = join(dir, "job-pod.json");
+    const ctrFile = join(dir, "job.yaml");
+    const cgroupParent = `/berth-test-job-${process.pid}`;
+    await writeFile(
+      podFile,
+      JSON.stringify({
+        metadata: { name: "job", namespace: "batch", uid: `job-${process.pid}` },
+        logDirectory: join(dir, "job-logs"),
+        linux: { cgroupParent },
+      }),
+    );
+    await writeFile(
+      ctrFile,
+      stringify({
+        metadata: { name: "count" },
+        image: { image: reg.busybox.ref },
+        command: ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.5; done"],
+        logPath: "count.log",
+      }),
+    );
+    const pod = (await berthOk("runp", podFile)).trim();
+    const ctr = (await berthOk("create", pod, ctrFile, podFile)).trim();
+    await berthOk("start", ctr);
+    const followed = await berth("logs", "-f", ctr);
+    assert.deepEqual([followed.code, followed.stdout], [0, "line 1\nline 2\nline 3\n"]);
+    const doc = parse(await berthOk("ps", "-a", "--pod", pod, "-o", "yaml"));
+    assert.equal(doc.containers[0].id, ctr);
+    assert.equal(doc.containers[0].state, "CONTAINER_EXITED");
+    const status = await json("inspect", ctr);
+    assert.equal(status.status.exitCode, 0);
+    assert.equal(status.status.reason, "Completed");
+    assert.equal((await berthOk("rm", "-f", ctr)).trim(), ctr);
+    assert.equal((await berthOk("rmp", "-f", pod)).trim(), `Removed sandbox ${pod}`);
+    assert.equal((await berthOk("pods", "-q", "--namespace", "^batch$")).trim(), "");
+    await removeCgroup(cgroupParent);
+  });
+});
+
 describe("rmi", () => {
   test("rmi removes the image and prints its names", async () => {
     const out = await berthOk("rmi", reg.busybox.ref);
@@ -273,4 +331,8 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promi
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, "'\\''")}'`;
 }

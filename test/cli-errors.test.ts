@@ -2,7 +2,7 @@
 // never a stack trace. These need no runtime: each fails before or at dialing.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -137,4 +137,18 @@ test("--help lists every crictl command berth has", async () => {
   ]) {
     assert.match(r.stdout, new RegExp(`^\\s+${cmd}\\b`, "m"), cmd);
   }
+});
+
+test("a socket the user may not open is reported as permission denied", async () => {
+  // A directory only nobody may enter, and a CLI without root's right to ignore that.
+  const sockDir = join(dir, "private");
+  await mkdir(sockDir, { mode: 0o700 });
+  await chown(sockDir, 65534, 65534);
+  const path = join(sockDir, "cri.sock");
+  execFileSync(process.execPath, [
+    "-e",
+    `require("net").createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`,
+  ]);
+  const r = await berth(["--runtime-endpoint", `unix://${path}`, "version"], { withoutDacOverride: true });
+  assertOneLineError(r, /cannot connect to runtime endpoint .*cri\.sock: permission denied \(try as root\)/);
 });

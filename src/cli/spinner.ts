@@ -2,6 +2,7 @@
 // so scripts and logs see only the result line.
 const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
+/** Starts the spinner; the returned stop function clears the line and may be called twice. */
 export function startSpinner(label: string, stream: NodeJS.WriteStream = process.stderr): () => void {
   if (!stream.isTTY) return () => {};
   const started = Date.now();
@@ -12,7 +13,10 @@ export function startSpinner(label: string, stream: NodeJS.WriteStream = process
   };
   draw();
   const timer = setInterval(draw, 100);
+  let stopped = false;
   return () => {
+    if (stopped) return;
+    stopped = true;
     clearInterval(timer);
     stream.write("\r\x1b[K");
   };

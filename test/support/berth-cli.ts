@@ -11,12 +11,19 @@ export interface CliResult {
 
 export const berthBin = join(repoRoot(), "bin", "berth");
 
+/**
+ * Runs bin/berth. `withoutDacOverride` keeps root but drops the capabilities that let
+ * root open any file, so permission errors can be tested wherever the repo lives.
+ */
 export function berth(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; user?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; withoutDacOverride?: boolean } = {},
 ): Promise<CliResult> {
-  const [cmd, argv] = opts.user
-    ? ["runuser", ["-u", opts.user, "--", process.execPath, berthBin, ...args]]
+  const [cmd, argv] = opts.withoutDacOverride
+    ? [
+        "setpriv",
+        ["--bounding-set", "-dac_override,-dac_read_search", "--", process.execPath, berthBin, ...args],
+      ]
     : [process.execPath, [berthBin, ...args]];
   const child = spawn(cmd, argv, { env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
