@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # CNI plugins, iproute2 and iptables: pod networks; busybox-static and catatonit: the
 # test images' binaries; docker-registry and skopeo: a local registry to pull from.
 packages=(containerd runc containernetworking-plugins iproute2 iptables busybox-static catatonit
-  docker-registry skopeo)
+  docker-registry skopeo zstd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,6 +18,7 @@ import * as ps from "./ps.js";
 import * as pull from "./pull.js";
 import * as rmi from "./rmi.js";
 import * as runp from "./runp.js";
+import * as runtime from "./runtime.js";
 import * as stats from "./stats.js";
 import * as update from "./update.js";
 import * as version from "./version.js";
@@ -43,6 +44,7 @@ const commands = [
   inspecti,
   rmi,
   imagefsinfo,
+  runtime,
 ];
 
 export function newProgram(): Command {

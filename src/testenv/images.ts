@@ -224,7 +224,17 @@ export interface ImageSpec {
   /** The `config` member of the image config (Cmd, Entrypoint, Env, User, ...). */
   config: Record<string, unknown>;
   createdBy: string;
+  /** Platform written into the image config (default linux/amd64). */
+  platform?: ImagePlatform;
 }
+
+export interface ImagePlatform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+const LINUX_AMD64: ImagePlatform = { os: "linux", architecture: "amd64" };
 
 export interface ImageBlobs {
   spec: ImageSpec;
@@ -247,10 +257,12 @@ export async function buildImageBlobs(spec: ImageSpec): Promise<ImageBlobs> {
     layers.push(blob(gzipSync(tar, { level: GZIP_LEVEL })));
   }
   const created = new Date(SOURCE_DATE_EPOCH * 1000).toISOString().replace(".000Z", "Z");
+  const platform = spec.platform ?? LINUX_AMD64;
   const config = jsonBlob({
     created,
-    architecture: "amd64",
-    os: "linux",
+    architecture: platform.architecture,
+    os: platform.os,
+    variant: platform.variant,
     config: spec.config,
     rootfs: { type: "layers", diff_ids: diffIds },
     history: layers.map(() => ({ created, created_by: spec.createdBy, comment: "berth testenv" })),
@@ -385,18 +397,13 @@ function indexDocument(b: ImageBlobs, imageNamePrefix: string): Blob {
 
 const OCI_LAYOUT = Buffer.from(canonicalJson({ imageLayoutVersion: "1.0.0" }), "utf8");
 
-/** Write an image as an OCI layout dir and an OCI archive; unchanged files are left alone. */
-export async function writeImage(
-  b: ImageBlobs,
-  outDir: string,
-  opts: { imageNamePrefix?: string } = {},
-): Promise<BuiltImage> {
-  const prefix = opts.imageNamePrefix ?? DEFAULT_IMAGE_NAME_PREFIX;
-  const { name, tag, repository } = b.spec;
-  const layoutDir = path.join(outDir, name);
-  const archivePath = path.join(outDir, `${name}.oci.tar`);
-  const index = indexDocument(b, prefix);
-  const blobs = [b.manifest, b.config, ...b.layers];
+/** Writes an OCI layout dir (index.json + blobs) and its OCI archive; unchanged files are left alone. */
+async function writeLayout(
+  layoutDir: string,
+  archivePath: string,
+  index: Blob,
+  blobs: Blob[],
+): Promise<void> {
   const files = new Map<string, Buffer>([
     ["oci-layout", OCI_LAYOUT],
     ["index.json", index.data],
@@ -416,6 +423,20 @@ export async function writeImage(
     [...files].map(([rel, data]): LayerEntry => ({ kind: "file", path: rel, mode: 0o644, data })),
   );
   await writeIfChanged(archivePath, archive);
+}
+
+/** Write an image as an OCI layout dir and an OCI archive; unchanged files are left alone. */
+export async function writeImage(
+  b: ImageBlobs,
+  outDir: string,
+  opts: { imageNamePrefix?: string } = {},
+): Promise<BuiltImage> {
+  const prefix = opts.imageNamePrefix ?? DEFAULT_IMAGE_NAME_PREFIX;
+  const { name, tag, repository } = b.spec;
+  const layoutDir = path.join(outDir, name);
+  const archivePath = path.join(outDir, `${name}.oci.tar`);
+  const blobs = [b.manifest, b.config, ...b.layers];
+  await writeLayout(layoutDir, archivePath, indexDocument(b, prefix), blobs);
 
   return {
     name,
@@ -448,6 +469,94 @@ export async function buildTestImages(outDir: string, opts: BuildOptions = {}): 
     out.push(await writeImage(await buildImageBlobs(spec), outDir, opts));
   }
   return out;
+}
+
+/** linux/arm64/v8: the foreign platform of the multi-platform test index. */
+export const LINUX_ARM64_V8: ImagePlatform = { os: "linux", architecture: "arm64", variant: "v8" };
+/** Platforms of the multi-platform busybox, foreign first so that picking the first entry is wrong. */
+export const MULTI_PLATFORMS: ImagePlatform[] = [LINUX_ARM64_V8, LINUX_AMD64];
+
+export interface BuiltIndexManifest {
+  platform: ImagePlatform;
+  manifestDigest: string;
+  manifestSize: number;
+  configDigest: string;
+  layerDigests: string[];
+}
+
+/** A multi-platform image: an OCI image index listing one manifest per platform. */
+export interface BuiltIndex {
+  name: string;
+  tag: string;
+  /** OCI layout directory; its index.json points at the image index. */
+  layoutDir: string;
+  /** OCI archive of the layout (push it with skopeo `--all`). */
+  archivePath: string;
+  /** Digest of the image index: what the tag resolves to. */
+  manifestDigest: string;
+  manifestSize: number;
+  manifests: BuiltIndexManifest[];
+}
+
+/**
+ * Builds busybox once per platform into `<outDir>/<name>/` (layout) and `<outDir>/<name>.oci.tar`: every
+ * variant shares the busybox layer and differs in its config (architecture, variant), so each has its own
+ * config and manifest digest; the binary is this host's, as nothing runs it. Reproducible like the rest.
+ */
+export async function buildMultiPlatformImage(
+  outDir: string,
+  opts: { name?: string; tag?: string; platforms?: ImagePlatform[]; busyboxPath?: string } = {},
+): Promise<BuiltIndex> {
+  const name = opts.name ?? "busybox-multi";
+  const tag = opts.tag ?? "latest";
+  const base = await busyboxSpec(opts.busyboxPath);
+  const built: ImageBlobs[] = [];
+  for (const platform of opts.platforms ?? MULTI_PLATFORMS) {
+    built.push(await buildImageBlobs({ ...base, platform }));
+  }
+  const index = jsonBlob({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_INDEX,
+    manifests: built.map((b) => ({
+      mediaType: MEDIA_TYPE_MANIFEST,
+      digest: b.manifest.digest,
+      size: b.manifest.size,
+      platform: b.spec.platform,
+    })),
+  });
+  const top = jsonBlob({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_INDEX,
+    manifests: [
+      {
+        mediaType: MEDIA_TYPE_INDEX,
+        digest: index.digest,
+        size: index.size,
+        annotations: { [ANNOTATION_REF_NAME]: `${name}:${tag}` },
+      },
+    ],
+  });
+  const blobs = new Map<string, Blob>([[index.digest, index]]);
+  for (const b of built) for (const x of [b.manifest, b.config, ...b.layers]) blobs.set(x.digest, x);
+  const layoutDir = path.join(outDir, name);
+  const archivePath = path.join(outDir, `${name}.oci.tar`);
+  await mkdir(outDir, { recursive: true });
+  await writeLayout(layoutDir, archivePath, top, [...blobs.values()]);
+  return {
+    name,
+    tag,
+    layoutDir,
+    archivePath,
+    manifestDigest: index.digest,
+    manifestSize: index.size,
+    manifests: built.map((b) => ({
+      platform: b.spec.platform ?? LINUX_AMD64,
+      manifestDigest: b.manifest.digest,
+      manifestSize: b.manifest.size,
+      configDigest: b.config.digest,
+      layerDigests: b.layers.map((l) => l.digest),
+    })),
+  };
 }
 
 /** The repository root (the nearest ancestor of this module with berth's package.json). */

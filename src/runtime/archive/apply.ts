@@ -1,0 +1,279 @@
+// Ported from containerd archive/tar.go (applyNaive, createTarFile, mkparent),
+// archive/tar_unix.go (handleTarTypeBlockCharFifo, handleLChmod) and
+// archive/tar_opts_linux.go (OverlayConvertWhiteout): applies a layer into an overlay upper
+// directory, whiteouts becoming overlayfs whiteouts as diff/apply/apply_linux.go does.
+//
+// Every entry name and hardlink target is resolved inside the root before anything is
+// written (root-path.ts); the resolved parents hold no symlink, files are created with
+// O_EXCL|O_NOFOLLOW, and metadata calls do not follow the last component, so no write can
+// land outside the root.
+import { createHash } from "node:crypto";
+import { constants as fsc, type Stats } from "node:fs";
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, stat, symlink } from "node:fs/promises";
+import { constants as osc } from "node:os";
+import { join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setAttribute } from "@napi-rs/xattr";
+import { invalidArgument, wrap } from "../../lib/errdefs.js";
+import type { Logger } from "../../lib/log.js";
+import { mknod } from "./mknod.js";
+import { cleanEntryName, resolveInRoot } from "./root-path.js";
+import { readTar, type TarHeader, TypeFlag } from "./tar-reader.js";
+
+const whiteoutPrefix = ".wh.";
+const whiteoutMetaPrefix = ".wh..wh.";
+const whiteoutOpaqueDir = ".wh..wh..opq";
+/** overlayfs's own xattrs: a layer must not steer it (redirects, metacopy, origin). */
+const overlayXattrPrefix = "trusted.overlay.";
+
+export interface ApplyOptions {
+  log: Logger;
+  /**
+   * The lower layers' directories, nearest first. A parent directory the layer does not
+   * list is created with their metadata, as containerd's mkparent does.
+   */
+  parents?: string[];
+}
+
+export interface ApplyResult {
+  /** "sha256:<hex>" of the uncompressed stream: the layer's diffID. */
+  diffID: string;
+  /** Bytes in the uncompressed stream. */
+  size: number;
+}
+
+/**
+ * Applies an uncompressed layer tar to `dir`. A hostile entry (a path or hardlink leaving
+ * the root, directly or through a symlink) rejects the layer with InvalidArgument before it
+ * writes; what was applied until then stays for the caller to remove with the snapshot.
+ * The stream is read to its end, or destroyed (if a Readable) on failure.
+ */
+export async function applyLayer(
+  dir: string,
+  tar: AsyncIterable<Buffer>,
+  opts: ApplyOptions,
+): Promise<ApplyResult> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const source = (async function* () {
+    for await (const chunk of tar) {
+      hash.update(chunk);
+      size += chunk.length;
+      yield chunk;
+    }
+  })();
+  const applier = new LayerApplier(resolve(dir), opts);
+  try {
+    if (!(await stat(dir)).isDirectory()) throw invalidArgument("not a directory");
+    for await (const { header, body } of readTar(source)) {
+      try {
+        await applier.apply(header, body);
+      } catch (err) {
+        throw wrap(err, `layer entry "${header.name}"`);
+      }
+    }
+    await applier.finish();
+  } catch (err) {
+    await source.return(undefined);
+    if (tar instanceof Readable) tar.destroy();
+    throw wrap(err, `failed to apply layer to "${dir}"`);
+  }
+  return { diffID: `sha256:${hash.digest("hex")}`, size };
+}
+
+class LayerApplier {
+  /** Resolved parent directories by entry parent name; dropped when an entry replaces anything. */
+  private readonly parentCache = new Map<string, string[]>();
+  /** Directory entries, whose times are set last: adding to a directory changes its mtime. */
+  private readonly dirs: { rel: string[]; hdr: TarHeader }[] = [];
+
+  constructor(
+    private readonly root: string,
+    private readonly opts: ApplyOptions,
+  ) {}
+
+  async apply(hdr: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    const parts = cleanEntryName(hdr.name);
+    const base = parts.at(-1);
+    if (base === undefined) return; // the root itself, which containerd skips too
+    const top = parts.join("/");
+    if (top.startsWith(whiteoutMetaPrefix) && top !== whiteoutOpaqueDir) {
+      // AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs) is not part of the filesystem.
+      this.opts.log.debug({ entry: hdr.name }, "skipping AUFS metadata entry");
+      return;
+    }
+    // A hardlink target is checked before anything of this entry is written.
+    const linkTarget = hdr.typeflag === TypeFlag.Link ? await this.hardlinkTarget(hdr.linkname) : undefined;
+    const parent = await this.parentDir(parts.slice(0, -1));
+    if (base.startsWith(whiteoutPrefix)) return this.whiteout(hdr, parent, base);
+
+    const rel = [...parent, base];
+    const path = join(this.root, ...rel);
+    const existing = await lstatOrUndefined(path);
+    // Only a directory over a directory merges; anything else replaces what was there.
+    const merge = existing?.isDirectory() === true && hdr.typeflag === TypeFlag.Dir;
+    if (existing && !merge) {
+      await rm(path, { recursive: true, force: true });
+      this.parentCache.clear();
+    }
+    await this.createTarFile(hdr, path, merge, body, linkTarget);
+    if (hdr.typeflag === TypeFlag.Dir) this.dirs.push({ rel, hdr });
+  }
+
+  /** Sets directory times, re-resolving each path as later entries may have changed it. */
+  async finish(): Promise<void> {
+    for (const { rel, hdr } of this.dirs) {
+      const real = [...resolveInRoot(this.root, rel.slice(0, -1)), rel.at(-1) as string];
+      const path = join(this.root, ...real);
+      if ((await lstatOrUndefined(path))?.isDirectory()) await lutimes(path, atimeOf(hdr), hdr.mtime);
+    }
+  }
+
+  private async createTarFile(
+    hdr: TarHeader,
+    path: string,
+    merge: boolean,
+    body: AsyncIterable<Buffer>,
+    linkTarget: string | undefined,
+  ): Promise<void> {
+    switch (hdr.typeflag) {
+      case TypeFlag.Dir:
+        if (!merge) await mkdir(path, hdr.mode & 0o777);
+        break;
+      case TypeFlag.Reg:
+      case TypeFlag.Cont: {
+        const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
+        const fh = await open(path, flags, hdr.mode & 0o777);
+        await pipeline(body, fh.createWriteStream());
+        break;
+      }
+      case TypeFlag.Char:
+      case TypeFlag.Block:
+      case TypeFlag.Fifo: {
+        const type =
+          hdr.typeflag === TypeFlag.Char ? "char" : hdr.typeflag === TypeFlag.Block ? "block" : "fifo";
+        await mknod(path, type, hdr.mode, hdr.devmajor, hdr.devminor);
+        break;
+      }
+      case TypeFlag.Link:
+        // The target already has its metadata, and writers disagree on what a link's
+        // header carries; like GNU tar, the link only adds a name.
+        await link(linkTarget as string, path);
+        return;
+      case TypeFlag.Symlink:
+        await symlink(hdr.linkname, path);
+        break;
+      default:
+        throw invalidArgument(`unsupported tar entry type ${JSON.stringify(hdr.typeflag)}`);
+    }
+    await lchown(path, hdr.uid, hdr.gid);
+    for (const [name, value] of hdr.xattrs) await this.setXattr(path, name, value);
+    // chmod after chown, which clears setuid and setgid; symlinks have no mode of their own.
+    if (hdr.typeflag !== TypeFlag.Symlink) await chmod(path, hdr.mode);
+    if (hdr.typeflag !== TypeFlag.Dir) await lutimes(path, atimeOf(hdr), hdr.mtime);
+  }
+
+  /** OverlayConvertWhiteout: ".wh.<name>" becomes a 0:0 char device, ".wh..wh..opq" an opaque dir. */
+  private async whiteout(hdr: TarHeader, parent: string[], base: string): Promise<void> {
+    const dir = join(this.root, ...parent);
+    if (base === whiteoutOpaqueDir) {
+      await setAttribute(dir, "trusted.overlay.opaque", "y");
+      return;
+    }
+    const original = base.slice(whiteoutPrefix.length);
+    if (original === "" || original === "." || original === "..") {
+      throw invalidArgument(`invalid whiteout name "${base}"`);
+    }
+    const path = join(dir, original);
+    await mknod(path, "char", 0, 0, 0);
+    await lchown(path, hdr.uid, hdr.gid);
+  }
+
+  private async setXattr(path: string, name: string, value: Buffer): Promise<void> {
+    if (name.startsWith(overlayXattrPrefix)) {
+      this.opts.log.warn({ path, xattr: name }, "ignored overlayfs xattr in layer");
+      return;
+    }
+    try {
+      await setAttribute(path, name, value);
+    } catch (err) {
+      if (osErrno(err) === osc.errno.EOPNOTSUPP) {
+        this.opts.log.warn({ path, xattr: name }, "ignored xattr the filesystem does not support");
+        return;
+      }
+      throw wrap(err, `failed to set xattr "${name}"`);
+    }
+  }
+
+  /** The path to link to: inside the root, reached through no symlink, existing. */
+  private async hardlinkTarget(linkname: string): Promise<string> {
+    try {
+      const parts = cleanEntryName(linkname);
+      const last = parts.at(-1);
+      if (last === undefined) throw invalidArgument("cannot link to the root");
+      const path = join(this.root, ...resolveInRoot(this.root, parts.slice(0, -1)), last);
+      if (!(await lstatOrUndefined(path))) throw invalidArgument("no such file in the layer");
+      return path;
+    } catch (err) {
+      throw wrap(err, `hardlink target "${linkname}"`);
+    }
+  }
+
+  /** The real parent directory of an entry, created (mkparent) where missing. */
+  private async parentDir(parts: string[]): Promise<string[]> {
+    const key = parts.join("/");
+    const cached = this.parentCache.get(key);
+    if (cached) return cached;
+    const real = resolveInRoot(this.root, parts);
+    for (let i = 1; i <= real.length; i++) {
+      const rel = real.slice(0, i);
+      const path = join(this.root, ...rel);
+      const st = await lstatOrUndefined(path);
+      if (st?.isDirectory()) continue;
+      if (st) throw invalidArgument(`parent "${rel.join("/")}" is not a directory`);
+      await mkdir(path, 0o755);
+      await this.copyDirInfo(rel, path);
+    }
+    this.parentCache.set(key, real);
+    return real;
+  }
+
+  /** Gives a directory made for a parent the metadata it has in the nearest lower layer. */
+  private async copyDirInfo(rel: string[], path: string): Promise<void> {
+    for (const lower of this.opts.parents ?? []) {
+      // Component by component, so that no symlink of a lower layer is followed.
+      let st: Stats | undefined;
+      for (let i = 1; i <= rel.length; i++) {
+        st = await lstatOrUndefined(join(lower, ...rel.slice(0, i)));
+        if (!st?.isDirectory()) break;
+      }
+      if (!st) continue;
+      if (!st.isDirectory()) return; // replaced there: nothing to copy
+      await lchown(path, st.uid, st.gid);
+      await chmod(path, st.mode & 0o7777);
+      await lutimes(path, st.atime, st.mtime);
+      return;
+    }
+  }
+}
+
+/** containerd sets atime to the later of atime and mtime. */
+function atimeOf(hdr: TarHeader): number {
+  return Math.max(hdr.atime ?? hdr.mtime, hdr.mtime);
+}
+
+async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/** @napi-rs/xattr reports errno only in its message: "... (os error 95)". */
+function osErrno(err: unknown): number | undefined {
+  const m = /\(os error (\d+)\)/.exec(err instanceof Error ? err.message : "");
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,0 +1,181 @@
+// A private `berth runtime` for tests: its own root, state, socket and log under a temp
+// dir, started as the real bin/berth and ready once Version answers. stop() SIGTERMs it
+// (SIGKILL if it hangs) and removes the dir.
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { newRemoteRuntimeService } from "../cri/remote-runtime.js";
+import { dialCri } from "../cri/transport.js";
+import type { LogLevel } from "../lib/log.js";
+import { repoRoot } from "./images.js";
+
+export interface BerthRuntimeOptions {
+  /** Written to <dir>/config.toml and passed as --config. */
+  configToml?: string;
+  /** --log-level (default "debug", so a failing test has the whole story in the log). */
+  logLevel?: LogLevel;
+  /** How long to wait for Version to answer (default 20 s). */
+  startTimeoutMs?: number;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface BerthRuntime {
+  /** unix://<dir>/berth.sock */
+  readonly endpoint: string;
+  readonly socket: string;
+  readonly dir: string;
+  readonly root: string;
+  readonly state: string;
+  /** The daemon's stdout and stderr. */
+  readonly logPath: string;
+  /** The running daemon's pid (a new one after restart()). */
+  readonly pid: number;
+  /** The flags it runs with: --root, --state, --address, --log-level and --config if any. */
+  readonly args: readonly string[];
+  logTail(lines?: number): string;
+  /** SIGTERM and wait for the exit; the dir stays. */
+  terminate(): Promise<Exit>;
+  /** SIGKILL and wait: what a crash leaves (socket, lock file) stays. */
+  kill9(): Promise<void>;
+  /** Starts it again with the same dirs and flags, after terminate() or kill9(). */
+  restart(): Promise<void>;
+  /** Terminates it if running, then removes the dir; idempotent. */
+  stop(): Promise<Exit | undefined>;
+}
+
+const berthBin = join(repoRoot(), "bin", "berth");
+
+export async function startBerthRuntime(opts: BerthRuntimeOptions = {}): Promise<BerthRuntime> {
+  const dir = await mkdtemp(join(tmpdir(), "berth-runtime-"));
+  const socket = join(dir, "berth.sock");
+  const root = join(dir, "root");
+  const state = join(dir, "state");
+  const logPath = join(dir, "berth.log");
+  const args = ["--root", root, "--state", state, "--address", `unix://${socket}`];
+  args.push("--log-level", opts.logLevel ?? "debug");
+  if (opts.configToml !== undefined) {
+    await writeFile(join(dir, "config.toml"), opts.configToml);
+    args.push("--config", join(dir, "config.toml"));
+  }
+  const endpoint = `unix://${socket}`;
+  const timeoutMs = opts.startTimeoutMs ?? 20_000;
+  let proc: Running | undefined;
+
+  const logTail = (lines = 30) => {
+    try {
+      return readFileSync(logPath, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    } catch {
+      return "";
+    }
+  };
+  const terminate = async (): Promise<Exit> => {
+    if (!proc) throw new Error("berth runtime is not running");
+    const { child, exit } = proc;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    const result = await exit;
+    clearTimeout(timer);
+    proc = undefined;
+    return result;
+  };
+  const start = async () => {
+    proc = spawnDaemon(args, logPath);
+    try {
+      await waitReady(endpoint, proc, timeoutMs);
+    } catch (err) {
+      const tail = logTail();
+      await terminate().catch(() => undefined);
+      throw new Error(`berth runtime did not start: ${(err as Error).message}\n--- log ---\n${tail}`);
+    }
+  };
+
+  try {
+    await start();
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  let stopped = false;
+  return {
+    endpoint,
+    socket,
+    dir,
+    root,
+    state,
+    logPath,
+    get pid() {
+      if (!proc?.child.pid) throw new Error("berth runtime is not running");
+      return proc.child.pid;
+    },
+    args,
+    logTail,
+    terminate,
+    kill9: async () => {
+      if (!proc) throw new Error("berth runtime is not running");
+      proc.child.kill("SIGKILL");
+      await proc.exit;
+      proc = undefined;
+    },
+    restart: async () => {
+      if (proc) throw new Error("berth runtime is still running");
+      await start();
+    },
+    stop: async () => {
+      if (stopped) return undefined;
+      stopped = true;
+      const exit = proc ? await terminate() : undefined;
+      await rm(dir, { recursive: true, force: true });
+      return exit;
+    },
+  };
+}
+
+interface Running {
+  child: ChildProcess;
+  exit: Promise<Exit>;
+}
+
+function spawnDaemon(args: string[], logPath: string): Running {
+  const logFd = openSync(logPath, "a");
+  try {
+    const child = spawn(process.execPath, [berthBin, "runtime", ...args], {
+      stdio: ["ignore", logFd, logFd],
+    });
+    const exit = new Promise<Exit>((resolve) =>
+      child.once("exit", (code, signal) => resolve({ code, signal })),
+    );
+    return { child, exit };
+  } finally {
+    closeSync(logFd);
+  }
+}
+
+async function waitReady(endpoint: string, proc: Running, timeoutMs: number): Promise<void> {
+  let exited: Exit | undefined;
+  void proc.exit.then((e) => {
+    exited = e;
+  });
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`exited with ${exited.signal ?? `code ${exited.code}`}`);
+    const conn = dialCri(endpoint, { timeoutMs: 1000 });
+    try {
+      await newRemoteRuntimeService(conn).version({ version: "0.1.0" });
+      return;
+    } catch (err) {
+      last = err;
+    } finally {
+      conn.close();
+    }
+    await sleep(50);
+  }
+  throw new Error(`Version did not answer within ${timeoutMs} ms: ${(last as Error | undefined)?.message}`);
+}
