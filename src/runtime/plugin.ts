@@ -14,6 +14,8 @@ export const PluginType = {
   Content: "content",
   Snapshotter: "snapshotter",
   Images: "images",
+  Leases: "leases",
+  GC: "gc",
   /** Served on the daemon's socket: the instance is a GrpcService. */
   Grpc: "grpc",
 } as const;

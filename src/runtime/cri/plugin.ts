@@ -1,14 +1,48 @@
 // The CRI plugin (containerd's io.containerd.grpc.v1.cri): serves RuntimeService and
-// ImageService on the daemon's socket, configured by [plugins.cri].
+// ImageService, and berth's own image API, on the daemon's socket, configured by
+// [plugins.cri]. It builds the image manager from the stores it requires.
+import type { LocalContentStore } from "../content/local-store.js";
 import type { MetadataDb } from "../core/metadata/db.js";
+import type { GarbageCollector } from "../gc/gc.js";
+import { ImageManager } from "../images/image-manager.js";
+import { MetadataImageStore } from "../images/image-store.js";
+import type { MetadataLeaseManager } from "../leases/lease-manager.js";
 import { type Plugin, PluginType } from "../plugin.js";
+import type { OverlaySnapshotter } from "../snapshots/overlay/overlay.js";
 import { type CriConfig, criConfigSection } from "./config.js";
 import { CriService } from "./service.js";
 
 export const criPlugin: Plugin<CriService, CriConfig> = {
   type: PluginType.Grpc,
   id: "cri",
-  requires: [PluginType.Metadata],
+  requires: [
+    PluginType.Metadata,
+    PluginType.Content,
+    PluginType.Snapshotter,
+    PluginType.Leases,
+    PluginType.GC,
+  ],
   config: criConfigSection,
-  init: (ic) => new CriService(ic.config, ic.root, ic.state, ic.get<MetadataDb>(PluginType.Metadata), ic.log),
+  init: (ic) => {
+    const snapshotter = ic.get<OverlaySnapshotter>(PluginType.Snapshotter, ic.config.snapshotter);
+    const imageManager = new ImageManager({
+      content: ic.get<LocalContentStore>(PluginType.Content),
+      images: new MetadataImageStore(ic.get<MetadataDb>(PluginType.Metadata)),
+      snapshotter,
+      snapshotterName: ic.config.snapshotter,
+      leases: ic.get<MetadataLeaseManager>(PluginType.Leases),
+      gc: ic.get<GarbageCollector>(PluginType.GC),
+      log: ic.log,
+      registryConfigDir: ic.config.registry.configPath,
+      maxConcurrentDownloads: ic.config.maxConcurrentDownloads,
+    });
+    return new CriService({
+      config: ic.config,
+      rootDir: ic.root,
+      stateDir: ic.state,
+      imageManager,
+      snapshotter,
+      log: ic.log,
+    });
+  },
 };

@@ -1,0 +1,288 @@
+// A pull, after containerd 1.6's client.Pull (pull.go) with its unpacker (unpacker.go):
+// resolve the reference, fetch the index/manifest/config/layers into the content store
+// under a lease, unpack each layer into an overlay snapshot keyed by its chainID as soon
+// as it and the layers below it are there, label everything so GC keeps what the image
+// needs, then point the image record at the target and drop the lease.
+import { randomBytes } from "node:crypto";
+import pLimit from "p-limit";
+import {
+  failedPrecondition,
+  invalidArgument,
+  isAlreadyExists,
+  isNotFound,
+  kindOf,
+  wrap,
+} from "../../lib/errdefs.js";
+import type { Logger } from "../../lib/log.js";
+import type { ContentStore, Descriptor } from "../core/content/content.js";
+import type { Image, ImageStore } from "../core/images/image.js";
+import {
+  LabelDistributionSource,
+  LabelGCRefContent,
+  LabelGCRefSnapshot,
+  LabelUncompressed,
+} from "../core/labels.js";
+import type { LeaseManager, LeaseResource } from "../core/leases/leases.js";
+import type { Snapshotter } from "../core/snapshots/snapshots.js";
+import { parseDockerRef } from "../reference/reference.js";
+import type { Resolver } from "../remotes/resolver.js";
+import { filterPlatforms, limitManifests } from "./handlers.js";
+import { isConfigType, isIndexType, isLayerType, isManifestType } from "./media-types.js";
+import { chainIds, type ImageConfig, parseImageConfig, parseIndex, parseManifest } from "./oci.js";
+import type { MatchComparer } from "./platforms.js";
+import type { PullTracker } from "./progress.js";
+import { unpackLayer } from "./unpack.js";
+
+export interface PullDeps {
+  content: ContentStore;
+  images: ImageStore;
+  snapshotter: Snapshotter;
+  /** Its name in GC labels and lease resources ("overlayfs"). */
+  snapshotterName: string;
+  leases: LeaseManager;
+  log: Logger;
+  maxConcurrentDownloads: number;
+  platform: MatchComparer;
+}
+
+export interface PullRequest {
+  ns: string;
+  ref: string;
+  resolver: Resolver;
+  /** Labels of the image record. */
+  labels?: Record<string, string>;
+  tracker?: PullTracker;
+}
+
+export interface PullResult {
+  image: Image;
+  manifest: Descriptor;
+  config: Descriptor;
+  imageConfig: ImageConfig;
+  /** The snapshot holding the whole unpacked image. */
+  chainId: string;
+}
+
+/** How long a pull's lease outlives a crashed daemon before GC drops it (containerd: 24h). */
+const leaseExpiryMs = 24 * 60 * 60 * 1000;
+
+export async function pull(deps: PullDeps, req: PullRequest): Promise<PullResult> {
+  const { ns, resolver } = req;
+  const resolved = await resolver.resolve(req.ref).catch((err) => {
+    throw wrap(err, `failed to resolve reference "${req.ref}"`);
+  });
+  const lease = await deps.leases.create(ns, { expireAt: new Date(Date.now() + leaseExpiryMs) });
+  try {
+    const p = new Pull(deps, req, resolved.name, lease.id);
+    const { manifest, config, imageConfig, chainId } = await p.run(resolved.descriptor);
+    const image = await createOrUpdateImage(deps.images, ns, {
+      name: resolved.name,
+      target: resolved.descriptor,
+      labels: req.labels ?? {},
+    });
+    return { image, manifest, config, imageConfig, chainId };
+  } finally {
+    await deps.leases
+      .delete(ns, lease.id)
+      .catch((err) => deps.log.warn({ err, lease: lease.id }, "lease delete"));
+  }
+}
+
+async function createOrUpdateImage(
+  store: ImageStore,
+  ns: string,
+  image: Omit<Image, "createdAt" | "updatedAt">,
+) {
+  try {
+    return await store.create(ns, image);
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    return store.update(ns, image, ["target", ...Object.keys(image.labels).map((k) => `labels.${k}`)]);
+  }
+}
+
+/** containerd's remotes.MakeRefKey: the ingest ref of a blob names its kind and digest. */
+function ingestRef(desc: Descriptor): string {
+  const kind = isIndexType(desc.mediaType)
+    ? "index"
+    : isManifestType(desc.mediaType)
+      ? "manifest"
+      : isLayerType(desc.mediaType)
+        ? "layer"
+        : isConfigType(desc.mediaType)
+          ? "config"
+          : "unknown";
+  return `${kind}-${desc.digest}`;
+}
+
+class Pull {
+  private readonly limit;
+  private readonly sourceLabel: Record<string, string>;
+
+  constructor(
+    private readonly deps: PullDeps,
+    private readonly req: PullRequest,
+    private readonly name: string,
+    private readonly leaseId: string,
+  ) {
+    this.limit = pLimit(deps.maxConcurrentDownloads);
+    const ref = parseDockerRef(name);
+    this.sourceLabel = { [`${LabelDistributionSource}${ref.domain}`]: ref.path };
+  }
+
+  async run(target: Descriptor) {
+    let desc = target;
+    // An index names the manifest for this platform (maybe through nested indexes).
+    while (isIndexType(desc.mediaType)) {
+      const index = parseIndex(desc, await this.fetchSmall(desc));
+      const chosen = limitManifests(
+        filterPlatforms(index.manifests, this.deps.platform),
+        this.deps.platform,
+        1,
+      );
+      await this.label(
+        desc,
+        Object.fromEntries(chosen.map((m, i) => [`${LabelGCRefContent}.m.${i}`, m.digest])),
+      );
+      desc = chosen[0] as Descriptor;
+    }
+    if (!isManifestType(desc.mediaType)) {
+      throw invalidArgument(`unsupported media type ${desc.mediaType} for ${desc.digest}`);
+    }
+    const manifest = parseManifest(desc, await this.fetchSmall(desc));
+    const imageConfig = parseImageConfig(manifest.config, await this.fetchSmall(manifest.config));
+    const diffIds = imageConfig.rootfs.diff_ids;
+    if (diffIds.length !== manifest.layers.length) {
+      throw failedPrecondition(
+        `manifest ${desc.digest} has ${manifest.layers.length} layers but its config lists ${diffIds.length} diff ids`,
+      );
+    }
+    for (const l of manifest.layers) this.req.tracker?.update(l, { state: "waiting" });
+    // Downloads run in parallel; unpacking follows them in layer order as each one lands.
+    const downloads = manifest.layers.map((l) => this.limit(() => this.fetch(l)));
+    // A failure is seen where its layer is awaited; until then it must not count as unhandled.
+    for (const d of downloads) d.catch(() => {});
+    const chain = chainIds(diffIds);
+    try {
+      for (const [i, layer] of manifest.layers.entries()) {
+        await downloads[i];
+        await this.unpack(layer, diffIds[i] as string, chain[i] as string, chain[i - 1]);
+      }
+    } finally {
+      // Let in-flight downloads settle before the lease goes, whatever happened.
+      await Promise.allSettled(downloads);
+    }
+    const chainId = chain.at(-1) as string;
+    await this.label(manifest.config, { [`${LabelGCRefSnapshot}${this.deps.snapshotterName}`]: chainId });
+    await this.label(desc, {
+      [`${LabelGCRefContent}.config`]: manifest.config.digest,
+      ...Object.fromEntries(manifest.layers.map((l, i) => [`${LabelGCRefContent}.l.${i}`, l.digest])),
+    });
+    return { manifest: desc, config: manifest.config, imageConfig, chainId };
+  }
+
+  private async fetchSmall(desc: Descriptor): Promise<Buffer> {
+    await this.fetch(desc);
+    return this.deps.content.readBlob(this.req.ns, desc.digest);
+  }
+
+  /** Fetches one blob into the content store unless the namespace has it already. */
+  private async fetch(desc: Descriptor): Promise<void> {
+    const { ns, tracker } = this.req;
+    const { content } = this.deps;
+    if (await has(content, ns, desc.digest)) {
+      tracker?.update(desc, { state: "exists", offset: desc.size });
+      return;
+    }
+    const ref = ingestRef(desc);
+    // Leased before written, so a collection running meanwhile keeps it.
+    await this.lease({ type: "content", id: desc.digest });
+    await this.lease({ type: "ingests", id: ref });
+    const w = await this.openWriter(ref, desc);
+    if (!w) {
+      tracker?.update(desc, { state: "exists", offset: desc.size });
+      return;
+    }
+    try {
+      const stream = await this.req.resolver.fetch(this.name, desc, { offset: w.offset });
+      let offset = w.offset;
+      tracker?.update(desc, { state: "downloading", offset });
+      for await (const chunk of stream) {
+        await w.write(chunk);
+        offset += chunk.length;
+        tracker?.update(desc, { offset });
+      }
+      await w.commit(desc.size, desc.digest, { labels: this.sourceLabel }).catch((err) => {
+        if (!isAlreadyExists(err)) throw err;
+      });
+      tracker?.update(desc, { state: "downloaded", offset: desc.size });
+    } catch (err) {
+      throw wrap(err, `failed to copy ${desc.digest}`);
+    } finally {
+      await w.close();
+    }
+  }
+
+  /** A writer for the blob, or none when it turns out to be there already. */
+  private async openWriter(ref: string, desc: Descriptor) {
+    const { ns } = this.req;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.deps.content.writer(ns, {
+          ref,
+          expected: { digest: desc.digest, size: desc.size },
+        });
+      } catch (err) {
+        if (isAlreadyExists(err)) return undefined;
+        // Another pull of the same blob holds the ingest: wait for it, as containerd does.
+        if (kindOf(err) !== "Unavailable" || attempt > 600) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt)));
+        if (await has(this.deps.content, ns, desc.digest)) return undefined;
+      }
+    }
+  }
+
+  private async unpack(layer: Descriptor, diffId: string, chainId: string, parent: string | undefined) {
+    const { ns, tracker } = this.req;
+    const { snapshotter, snapshotterName, content } = this.deps;
+    const exists = await snapshotter.stat(ns, chainId).then(
+      () => true,
+      (err) => (isNotFound(err) ? false : Promise.reject(err)),
+    );
+    if (!exists) {
+      tracker?.update(layer, { state: "unpacking" });
+      const key = `extract-${randomBytes(8).toString("hex")} ${chainId}`;
+      const type = `snapshots/${snapshotterName}` as const;
+      await this.lease({ type, id: key });
+      await this.lease({ type, id: chainId });
+      await unpackLayer(
+        { ns, snapshotter, content, log: this.deps.log },
+        { layer, diffId, chainId, parent, key },
+      );
+    }
+    await this.label(layer, { [LabelUncompressed]: diffId });
+    tracker?.update(layer, { state: "unpacked", offset: layer.size });
+  }
+
+  private lease(r: LeaseResource): Promise<void> {
+    return this.deps.leases.addResource(this.req.ns, this.leaseId, r);
+  }
+
+  private async label(desc: Descriptor, labels: Record<string, string>): Promise<void> {
+    await this.deps.content.update(
+      this.req.ns,
+      { digest: desc.digest, labels },
+      Object.keys(labels).map((k) => `labels.${k}`),
+    );
+  }
+}
+
+async function has(content: ContentStore, ns: string, digest: string): Promise<boolean> {
+  try {
+    await content.info(ns, digest);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
