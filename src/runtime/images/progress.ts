@@ -1,6 +1,7 @@
 // Per-blob pull progress, published to whoever watches a reference (berth's own
 // PullProgress stream; CRI has none). Cheap when nobody listens: a pull only updates a map.
 import { EventEmitter, on } from "node:events";
+import { messageOf } from "../../lib/errdefs.js";
 
 export type BlobState = "waiting" | "downloading" | "downloaded" | "exists" | "unpacking" | "unpacked";
 
@@ -46,7 +47,7 @@ export class PullTracker {
       image: this.image,
       blobs: this.snapshot(),
       done: true,
-      error: error ? String(error) : undefined,
+      error: error ? messageOf(error) : undefined,
     });
   }
 
