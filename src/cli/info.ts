@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { RuntimeStatusSchema } from "../cri/gen/runtime/v1/api_pb.js";
 import { run } from "./context.js";
-import { inspectDocument } from "./inspect-document.js";
+import { inspectDocument } from "./inspect.js";
 import { formatDocument, parseOutputFormat } from "./output.js";
 
 export function register(program: Command): void {

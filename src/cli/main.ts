@@ -9,8 +9,6 @@ import * as imagefsinfo from "./imagefsinfo.js";
 import * as images from "./images.js";
 import * as info from "./info.js";
 import * as inspect from "./inspect.js";
-import * as inspecti from "./inspecti.js";
-import * as inspectp from "./inspectp.js";
 import * as logs from "./logs.js";
 import * as podActions from "./pod-actions.js";
 import * as pods from "./pods.js";
@@ -29,7 +27,6 @@ const commands = [
   info,
   pods,
   runp,
-  inspectp,
   podActions,
   ps,
   create,
@@ -41,7 +38,6 @@ const commands = [
   update,
   images,
   pull,
-  inspecti,
   rmi,
   imagefsinfo,
   runtime,

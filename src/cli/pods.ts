@@ -7,7 +7,7 @@ import {
   PodSandboxStateValueSchema,
 } from "../cri/gen/runtime/v1/api_pb.js";
 import { run } from "./context.js";
-import { newestFirst, regexpFilter } from "./list-filters.js";
+import { type ListOptions, newestFirst, regexpFilter, withListOptions } from "./list-filters.js";
 import {
   formatDocument,
   formatTable,
@@ -16,35 +16,15 @@ import {
   parseOutputFormat,
   truncateId,
 } from "./output.js";
-import { collect, parseLabels, parsePodState, podStateName } from "./states.js";
+import { parseLabels, parsePodState, podStateName } from "./states.js";
 
-interface PodsOptions {
-  id?: string;
-  name?: string;
+interface PodsOptions extends ListOptions {
   namespace?: string;
-  label?: string[];
-  state?: string;
-  latest?: boolean;
-  last?: string;
-  quiet?: boolean;
-  trunc?: boolean;
-  output?: string;
 }
 
 export function register(program: Command): void {
-  program
-    .command("pods")
-    .description("List pod sandboxes")
-    .option("--id <id>", "filter by pod id")
-    .option("--name <regexp>", "filter by pod name (regular expression)")
+  withListOptions(program.command("pods").description("List pod sandboxes"), "pod", "ready or notready")
     .option("--namespace <regexp>", "filter by pod namespace (regular expression)")
-    .option("--label <key=value>", "filter by label, repeatable", collect)
-    .option("-s, --state <state>", "filter by state: ready or notready")
-    .option("-l, --latest", "show the most recently created pod")
-    .option("--last <n>", "show the n most recently created pods")
-    .option("-q, --quiet", "only display pod ids")
-    .option("--no-trunc", "show full ids")
-    .option("-o, --output <format>", "json, yaml or table")
     .action(
       run<PodsOptions>(async (cli, opts) => {
         const format = parseOutputFormat(opts.output);

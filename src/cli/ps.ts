@@ -8,7 +8,7 @@ import {
   ListContainersResponseSchema,
 } from "../cri/gen/runtime/v1/api_pb.js";
 import { run } from "./context.js";
-import { newestFirst, regexpFilter } from "./list-filters.js";
+import { type ListOptions, newestFirst, regexpFilter, withListOptions } from "./list-filters.js";
 import {
   formatDocument,
   formatTable,
@@ -17,42 +17,26 @@ import {
   parseOutputFormat,
   truncateId,
 } from "./output.js";
-import { collect, containerStateName, parseContainerState, parseLabels } from "./states.js";
+import { containerStateName, parseContainerState, parseLabels } from "./states.js";
 
-interface PsOptions {
+interface PsOptions extends ListOptions {
   all?: boolean;
-  id?: string;
   pod?: string;
-  name?: string;
   image?: string;
-  label?: string[];
-  state?: string;
-  latest?: boolean;
-  last?: string;
-  quiet?: boolean;
-  trunc?: boolean;
-  output?: string;
 }
 
 /** The kubelet's label naming a container's pod; crictl shows it in the POD column. */
 const PodNameLabel = "io.kubernetes.pod.name";
 
 export function register(program: Command): void {
-  program
-    .command("ps")
-    .description("List containers")
+  withListOptions(
+    program.command("ps").description("List containers"),
+    "container",
+    "created, running, exited or unknown",
+  )
     .option("-a, --all", "show all containers, not only running ones")
-    .option("--id <id>", "filter by container id")
     .option("-p, --pod <id>", "filter by pod id")
-    .option("--name <regexp>", "filter by container name (regular expression)")
     .option("--image <regexp>", "filter by image (regular expression)")
-    .option("--label <key=value>", "filter by label, repeatable", collect)
-    .option("-s, --state <state>", "filter by state: created, running, exited or unknown")
-    .option("-l, --latest", "show the most recently created container")
-    .option("--last <n>", "show the n most recently created containers")
-    .option("-q, --quiet", "only display container ids")
-    .option("--no-trunc", "show full ids")
-    .option("-o, --output <format>", "json, yaml or table")
     .action(
       run<PsOptions>(async (cli, opts) => {
         const format = parseOutputFormat(opts.output);

@@ -1,17 +1,15 @@
 // berth stats / statsp: container and pod resource usage from CRI stats
 // (crictl stats, statsp). CPU % needs two samples --seconds apart.
 import { setTimeout as sleep } from "node:timers/promises";
-import { create } from "@bufbuild/protobuf";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Command } from "commander";
 import {
-  ContainerStatsFilterSchema,
   ListContainerStatsResponseSchema,
   ListPodSandboxStatsResponseSchema,
-  PodSandboxStatsFilterSchema,
 } from "../cri/gen/runtime/v1/api_pb.js";
 import { invalidArgument } from "../lib/errdefs.js";
-import { run } from "./context.js";
-import { cpuPercent, cpuSample } from "./cpu-percent.js";
+import { type Cli, run } from "./context.js";
+import { type CpuSample, cpuPercent, cpuSample } from "./cpu-percent.js";
 import {
   formatDocument,
   formatTable,
@@ -31,84 +29,92 @@ interface StatsOptions {
   trunc?: boolean;
 }
 
-function interval(opts: StatsOptions): number {
-  const s = Number(opts.seconds);
-  if (!Number.isInteger(s) || s < 1)
-    throw invalidArgument(`--seconds "${opts.seconds}": want a whole number ≥ 1`);
-  return s * 1000;
+interface StatsSpec<D extends DescMessage, S> {
+  name: string;
+  description: string;
+  argument: string;
+  /** Flags beyond the shared ones. */
+  extraOptions?: (cmd: Command) => Command;
+  schema: D;
+  list: (cli: Cli, opts: StatsOptions, id: string) => Promise<MessageShape<D> & { stats: S[] }>;
+  idOf: (s: S) => string;
+  cpuOf: (s: S) => CpuSample | undefined;
+  header: string[];
+  row: (s: S, id: string, cpu: string) => string[];
+}
+
+function statsCommand<D extends DescMessage, S>(program: Command, spec: StatsSpec<D, S>): void {
+  let cmd = program
+    .command(spec.name)
+    .description(spec.description)
+    .argument(`[${spec.argument}]`, `only this ${spec.argument.replace(/-id$/, "")}`)
+    .option("--id <id>", `filter by ${spec.argument.replace(/-/, " ")}`)
+    .option("--label <key=value>", "filter by label, repeatable", collect)
+    .option("-s, --seconds <n>", "sample interval for CPU %", "1")
+    .option("--no-trunc", "show full ids")
+    .option("-o, --output <format>", "json, yaml or table");
+  cmd = spec.extraOptions?.(cmd) ?? cmd;
+  cmd.action(
+    run<StatsOptions>(async (cli, opts, args) => {
+      const format = parseOutputFormat(opts.output);
+      const seconds = Number(opts.seconds);
+      if (!Number.isInteger(seconds) || seconds < 1) {
+        throw invalidArgument(`--seconds "${opts.seconds}": want a whole number ≥ 1`);
+      }
+      const id = args[0] ?? opts.id ?? "";
+      const first = await spec.list(cli, opts, id);
+      await sleep(seconds * 1000);
+      const second = await spec.list(cli, opts, id);
+      if (format !== "table") return cli.print(formatDocument(messageToJson(spec.schema, second), format));
+      const before = new Map(first.stats.map((s) => [spec.idOf(s), spec.cpuOf(s)]));
+      const rows = second.stats.map((s) => {
+        const sid = spec.idOf(s);
+        const cpu = cpuPercent(before.get(sid), spec.cpuOf(s)).toFixed(2);
+        return spec.row(s, truncateId(sid, opts.trunc === false), cpu);
+      });
+      cli.print(formatTable(spec.header, rows));
+    }),
+  );
 }
 
 export function register(program: Command): void {
-  program
-    .command("stats")
-    .description("List container resource usage statistics")
-    .argument("[container-id]", "only this container")
-    .option("--id <id>", "filter by container id")
-    .option("-p, --pod <id>", "filter by pod id")
-    .option("--label <key=value>", "filter by label, repeatable", collect)
-    .option("-s, --seconds <n>", "sample interval for CPU %", "1")
-    .option("--no-trunc", "show full ids")
-    .option("-o, --output <format>", "json, yaml or table")
-    .action(
-      run<StatsOptions>(async (cli, opts, args) => {
-        const format = parseOutputFormat(opts.output);
-        const filter = create(ContainerStatsFilterSchema, {
-          id: args[0] ?? opts.id ?? "",
-          podSandboxId: opts.pod ?? "",
-          labelSelector: parseLabels(opts.label),
-        });
-        const first = await cli.runtime().listContainerStats({ filter });
-        await sleep(interval(opts));
-        const second = await cli.runtime().listContainerStats({ filter });
-        if (format !== "table")
-          return cli.print(formatDocument(messageToJson(ListContainerStatsResponseSchema, second), format));
-        const before = new Map(first.stats.map((s) => [s.attributes?.id ?? "", cpuSample(s.cpu)]));
-        const rows = second.stats.map((s) => {
-          const id = s.attributes?.id ?? "";
-          return [
-            truncateId(id, opts.trunc === false),
-            s.attributes?.metadata?.name ?? "",
-            cpuPercent(before.get(id), cpuSample(s.cpu)).toFixed(2),
-            humanSize(s.memory?.workingSetBytes?.value ?? 0n),
-            humanSize(s.writableLayer?.usedBytes?.value ?? 0n),
-            String(s.writableLayer?.inodesUsed?.value ?? 0n),
-          ];
-        });
-        cli.print(formatTable(["CONTAINER", "NAME", "CPU %", "MEM", "DISK", "INODES"], rows));
+  statsCommand(program, {
+    name: "stats",
+    description: "List container resource usage statistics",
+    argument: "container-id",
+    extraOptions: (cmd) => cmd.option("-p, --pod <id>", "filter by pod id"),
+    schema: ListContainerStatsResponseSchema,
+    list: (cli, opts, id) =>
+      cli.runtime().listContainerStats({
+        filter: { id, podSandboxId: opts.pod ?? "", labelSelector: parseLabels(opts.label) },
       }),
-    );
-  program
-    .command("statsp")
-    .description("List pod resource usage statistics")
-    .argument("[pod-id]", "only this pod")
-    .option("--id <id>", "filter by pod id")
-    .option("--label <key=value>", "filter by label, repeatable", collect)
-    .option("-s, --seconds <n>", "sample interval for CPU %", "1")
-    .option("--no-trunc", "show full ids")
-    .option("-o, --output <format>", "json, yaml or table")
-    .action(
-      run<StatsOptions>(async (cli, opts, args) => {
-        const format = parseOutputFormat(opts.output);
-        const filter = create(PodSandboxStatsFilterSchema, {
-          id: args[0] ?? opts.id ?? "",
-          labelSelector: parseLabels(opts.label),
-        });
-        const first = await cli.runtime().listPodSandboxStats({ filter });
-        await sleep(interval(opts));
-        const second = await cli.runtime().listPodSandboxStats({ filter });
-        if (format !== "table")
-          return cli.print(formatDocument(messageToJson(ListPodSandboxStatsResponseSchema, second), format));
-        const before = new Map(first.stats.map((s) => [s.attributes?.id ?? "", cpuSample(s.linux?.cpu)]));
-        const rows = second.stats.map((s) => {
-          const id = s.attributes?.id ?? "";
-          return [
-            s.attributes?.metadata?.name ?? "",
-            truncateId(id, opts.trunc === false),
-            cpuPercent(before.get(id), cpuSample(s.linux?.cpu)).toFixed(2),
-            humanSize(s.linux?.memory?.workingSetBytes?.value ?? 0n),
-          ];
-        });
-        cli.print(formatTable(["POD", "POD ID", "CPU %", "MEM"], rows));
-      }),
-    );
+    idOf: (s) => s.attributes?.id ?? "",
+    cpuOf: (s) => cpuSample(s.cpu),
+    header: ["CONTAINER", "NAME", "CPU %", "MEM", "DISK", "INODES"],
+    row: (s, id, cpu) => [
+      id,
+      s.attributes?.metadata?.name ?? "",
+      cpu,
+      humanSize(s.memory?.workingSetBytes?.value ?? 0n),
+      humanSize(s.writableLayer?.usedBytes?.value ?? 0n),
+      String(s.writableLayer?.inodesUsed?.value ?? 0n),
+    ],
+  });
+  statsCommand(program, {
+    name: "statsp",
+    description: "List pod resource usage statistics",
+    argument: "pod-id",
+    schema: ListPodSandboxStatsResponseSchema,
+    list: (cli, opts, id) =>
+      cli.runtime().listPodSandboxStats({ filter: { id, labelSelector: parseLabels(opts.label) } }),
+    idOf: (s) => s.attributes?.id ?? "",
+    cpuOf: (s) => cpuSample(s.linux?.cpu),
+    header: ["POD", "POD ID", "CPU %", "MEM"],
+    row: (s, id, cpu) => [
+      s.attributes?.metadata?.name ?? "",
+      id,
+      cpu,
+      humanSize(s.linux?.memory?.workingSetBytes?.value ?? 0n),
+    ],
+  });
 }
