@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # containerd: the reference CRI runtime (1.6.20 on Debian 12); runc: the OCI runtime;
-# CNI plugins, iproute2 and iptables: pod networks; busybox-static and catatonit: the
-# test images' binaries; docker-registry and skopeo: a local registry to pull from.
-packages=(containerd runc containernetworking-plugins iproute2 iptables busybox-static catatonit
+# conmon: the per-container monitor berth's shim drives; CNI plugins, iproute2 and
+# iptables: pod networks; busybox-static and catatonit: the test images' binaries;
+# docker-registry and skopeo: a local registry to pull from.
+packages=(containerd runc conmon containernetworking-plugins iproute2 iptables busybox-static catatonit
   docker-registry skopeo zstd)
 missing=()
 for p in "${packages[@]}"; do

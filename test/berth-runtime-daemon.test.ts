@@ -112,7 +112,14 @@ test("start-up: private root, 0660 socket, metadata database, one 'started' line
       root: rt.root,
       state: rt.state,
       address: rt.endpoint,
-      plugins: ["metadata.lmdb", "grpc.cri"],
+      plugins: [
+        "metadata.lmdb",
+        "content.local",
+        "snapshotter.overlayfs",
+        "leases.metadata",
+        "gc.scheduler",
+        "grpc.cri",
+      ],
     },
   );
 });

@@ -1,5 +1,6 @@
 // What every CLI command gets: the global flags and lazily dialed CRI clients.
 import type { Command } from "commander";
+import { type BerthImagesClient, newBerthImagesClient } from "../cri/remote-berth-images.js";
 import { type ImageServiceClient, newRemoteImageService } from "../cri/remote-image.js";
 import { newRemoteRuntimeService, type RuntimeServiceClient } from "../cri/remote-runtime.js";
 import { type CriConnection, dialCri } from "../cri/transport.js";
@@ -17,6 +18,8 @@ export class Cli {
   private readonly conns: CriConnection[] = [];
   private runtimeClient?: RuntimeServiceClient;
   private imageClient?: ImageServiceClient;
+  private berthImagesClient?: BerthImagesClient;
+  private imageConn?: CriConnection;
 
   /**
    * @param timeoutSet whether --timeout was given: long calls (pull) have no
@@ -39,12 +42,20 @@ export class Cli {
     return this.runtimeClient;
   }
 
-  /** The image service: --image-endpoint, or the runtime endpoint as crictl falls back. */
+  /** Where image calls go: --image-endpoint, or the runtime endpoint as crictl falls back. */
+  get imageEndpoint(): string {
+    return this.globals.imageEndpoint || this.globals.runtimeEndpoint;
+  }
+
   image(): ImageServiceClient {
-    this.imageClient ??= newRemoteImageService(
-      this.dial(this.globals.imageEndpoint || this.globals.runtimeEndpoint),
-    );
+    this.imageClient ??= newRemoteImageService(this.imageConnection());
     return this.imageClient;
+  }
+
+  /** berth's own image API beside CRI, on the same connection; other runtimes lack it. */
+  berthImages(): BerthImagesClient {
+    this.berthImagesClient ??= newBerthImagesClient(this.imageConnection());
+    return this.berthImagesClient;
   }
 
   print(text: string): void {
@@ -53,6 +64,11 @@ export class Cli {
 
   close(): void {
     for (const c of this.conns) c.close();
+  }
+
+  private imageConnection(): CriConnection {
+    this.imageConn ??= this.dial(this.imageEndpoint);
+    return this.imageConn;
   }
 
   private dial(endpoint: string): CriConnection {

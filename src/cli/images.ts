@@ -1,4 +1,4 @@
-// berth images: list images (crictl images).
+// berth images: list images (crictl images); import and export are its subcommands.
 import { create } from "@bufbuild/protobuf";
 import type { Command } from "commander";
 import {
@@ -7,6 +7,8 @@ import {
   ListImagesResponseSchema,
 } from "../cri/gen/runtime/v1/api_pb.js";
 import { run } from "./context.js";
+import * as imagesExport from "./images-export.js";
+import * as imagesImport from "./images-import.js";
 import {
   formatDocument,
   formatTable,
@@ -31,7 +33,7 @@ export function splitRepoTag(ref: string): [string, string] {
 }
 
 export function register(program: Command): void {
-  program
+  const images = program
     .command("images")
     .alias("image")
     .description("List images")
@@ -71,4 +73,7 @@ export function register(program: Command): void {
         cli.print(formatTable(header, rows));
       }),
     );
+  // `berth images` alone still lists; these two are ctr's `images import|export`.
+  imagesImport.register(images);
+  imagesExport.register(images);
 }

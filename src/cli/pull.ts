@@ -1,10 +1,13 @@
-// berth pull: pull an image through the CRI ImageService (crictl pull).
+// berth pull: pull an image through the CRI ImageService (crictl pull), with per-layer
+// progress bars where the runtime streams progress (berth.v1.Images).
 import { create } from "@bufbuild/protobuf";
 import type { Command } from "commander";
 import { AuthConfigSchema, PodSandboxConfigSchema } from "../cri/gen/runtime/v1/api_pb.js";
 import { invalidArgument } from "../lib/errdefs.js";
 import { loadConfigFile } from "./config-file.js";
-import { run } from "./context.js";
+import { type Cli, run } from "./context.js";
+import { ProgressBars } from "./progress-bars.js";
+import { watchPullProgress } from "./pull-progress.js";
 import { startSpinner } from "./spinner.js";
 
 interface PullOptions {
@@ -47,19 +50,39 @@ export function register(program: Command): void {
         const sandboxConfig = opts.podConfig
           ? await loadConfigFile(PodSandboxConfigSchema, opts.podConfig)
           : undefined;
-        const stop = startSpinner(`Pulling ${image}`);
-        try {
-          const res = await cli
+        const res = await withProgress(cli, image, () =>
+          cli
             .image()
             .pullImage(
               { image: { image }, auth: authConfig(opts), sandboxConfig },
               { timeoutMs: cli.longCallTimeoutMs() },
-            );
-          stop();
-          cli.print(`Image is up to date for ${res.imageRef}`);
-        } finally {
-          stop();
-        }
+            ),
+        );
+        cli.print(`Image is up to date for ${res.imageRef}`);
       }),
     );
+}
+
+/**
+ * On a terminal, a pull shows per-layer bars where the runtime streams its progress (berth)
+ * and a spinner where it does not; elsewhere only the result line.
+ */
+async function withProgress<T>(cli: Cli, image: string, pull: () => Promise<T>): Promise<T> {
+  if (!process.stderr.isTTY) return pull();
+  const bars = new ProgressBars(process.stderr);
+  const watch = await watchPullProgress(cli.berthImages(), image, (e) => bars.draw(e.blobs));
+  if (watch) {
+    try {
+      return await pull();
+    } finally {
+      // The last event (every layer unpacked) may still be on its way.
+      await watch.stop(1000);
+    }
+  }
+  const stop = startSpinner(`Pulling ${image}`);
+  try {
+    return await pull();
+  } finally {
+    stop();
+  }
 }

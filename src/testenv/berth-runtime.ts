@@ -19,6 +19,10 @@ export interface BerthRuntimeOptions {
   logLevel?: LogLevel;
   /** How long to wait for Version to answer (default 20 s). */
   startTimeoutMs?: number;
+  /** Node flags before bin/berth, e.g. --cpu-prof (which NODE_OPTIONS may not carry). */
+  nodeArgs?: string[];
+  /** Where its temp dir is made (default os.tmpdir()). */
+  parentDir?: string;
 }
 
 export interface Exit {
@@ -53,7 +57,7 @@ export interface BerthRuntime {
 const berthBin = join(repoRoot(), "bin", "berth");
 
 export async function startBerthRuntime(opts: BerthRuntimeOptions = {}): Promise<BerthRuntime> {
-  const dir = await mkdtemp(join(tmpdir(), "berth-runtime-"));
+  const dir = await mkdtemp(join(opts.parentDir ?? tmpdir(), "berth-runtime-"));
   const socket = join(dir, "berth.sock");
   const root = join(dir, "root");
   const state = join(dir, "state");
@@ -86,7 +90,7 @@ export async function startBerthRuntime(opts: BerthRuntimeOptions = {}): Promise
     return result;
   };
   const start = async () => {
-    proc = spawnDaemon(args, logPath);
+    proc = spawnDaemon(args, logPath, opts.nodeArgs ?? []);
     try {
       await waitReady(endpoint, proc, timeoutMs);
     } catch (err) {
@@ -142,10 +146,10 @@ interface Running {
   exit: Promise<Exit>;
 }
 
-function spawnDaemon(args: string[], logPath: string): Running {
+function spawnDaemon(args: string[], logPath: string, nodeArgs: string[]): Running {
   const logFd = openSync(logPath, "a");
   try {
-    const child = spawn(process.execPath, [berthBin, "runtime", ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, berthBin, "runtime", ...args], {
       stdio: ["ignore", logFd, logFd],
     });
     const exit = new Promise<Exit>((resolve) =>

@@ -11,8 +11,8 @@
 // serialised with recursively sorted keys and no whitespace; `created` is fixed. Building twice with the same
 // host binaries and the same Node.js (its bundled zlib) therefore yields identical digests.
 
-import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
+import { execFile, execFileSync } from "node:child_process";
+import { createCipheriv, createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -27,13 +27,18 @@ const execFileAsync = promisify(execFile);
 export const SOURCE_DATE_EPOCH = 0;
 /** gzip level used for layers; pinned because it changes the compressed bytes (and so the digests). */
 export const GZIP_LEVEL = 9;
+/** zstd level of zstd layers, pinned for the same reason. */
+export const ZSTD_LEVEL = 19;
+export const ZSTD_BINARY = "/usr/bin/zstd";
 /** Registry host used in the `io.containerd.image.name` annotation unless overridden (RFC 2606 test TLD). */
 export const DEFAULT_IMAGE_NAME_PREFIX = "berth.test";
 
 export const MEDIA_TYPE_INDEX = "application/vnd.oci.image.index.v1+json";
 export const MEDIA_TYPE_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const MEDIA_TYPE_CONFIG = "application/vnd.oci.image.config.v1+json";
+export const MEDIA_TYPE_LAYER = "application/vnd.oci.image.layer.v1.tar";
 export const MEDIA_TYPE_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
+export const MEDIA_TYPE_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd";
 export const ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
 export const ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name";
 
@@ -81,12 +86,39 @@ export interface BuildOptions {
   catatonitPath?: string;
 }
 
+/**
+ * What an entry may carry beyond its kind: owner (default 0:0), mtime in seconds (default
+ * SOURCE_DATE_EPOCH) and xattrs as PAX `SCHILY.xattr.*` records. tar-stream writes PAX values as UTF-8
+ * text, so xattr values must be ASCII (NUL included), which a file capability can be.
+ */
+interface EntryMeta {
+  uid?: number;
+  gid?: number;
+  mtime?: number;
+  xattrs?: Record<string, string>;
+}
+
 /** One file-system object of a layer. Paths are relative, without a leading "/" or "./". */
 export type LayerEntry =
-  | { kind: "dir"; path: string; mode: number; uid?: number; gid?: number }
-  | { kind: "file"; path: string; mode: number; data: Buffer; uid?: number; gid?: number }
+  | ({ kind: "dir"; path: string; mode: number } & EntryMeta)
+  | ({ kind: "file"; path: string; mode: number; data: Buffer } & EntryMeta)
   | { kind: "hardlink"; path: string; target: string }
-  | { kind: "symlink"; path: string; target: string };
+  | ({ kind: "symlink"; path: string; target: string } & EntryMeta)
+  | ({ kind: "fifo"; path: string; mode: number } & EntryMeta)
+  | ({ kind: "char" | "block"; path: string; mode: number; major: number; minor: number } & EntryMeta);
+
+export type LayerCompression = "gzip" | "zstd" | "none";
+
+/** A layer with its options; a bare entry list is a gzip layer with its parents added. */
+export interface LayerSpec {
+  entries: LayerEntry[];
+  compression?: LayerCompression;
+  /**
+   * Add a 0755 entry for every missing parent directory (default true). Without them the runtime makes
+   * the parents itself, copying what the layers below have.
+   */
+  addParents?: boolean;
+}
 
 export interface Blob {
   digest: string;
@@ -135,11 +167,11 @@ function normalisePath(p: string): string {
 }
 
 /**
- * Serialise entries into a deterministic tar. Missing parent directories are added (0755, 0:0). Order:
- * directories (sorted, so parents precede children), regular files, symlinks, then hard links (so every
- * link follows its target); each group sorted by path.
+ * Serialise entries into a deterministic tar. Missing parent directories are added (0755, 0:0) unless
+ * `addParents` is false. Order: directories (sorted, so parents precede children), regular files and
+ * special files, symlinks, then hard links (so every link follows its target); each group sorted by path.
  */
-export async function buildTar(entries: LayerEntry[]): Promise<Buffer> {
+export async function buildTar(entries: LayerEntry[], opts: { addParents?: boolean } = {}): Promise<Buffer> {
   const byPath = new Map<string, LayerEntry>();
   for (const e of entries) {
     const p = normalisePath(e.path);
@@ -149,11 +181,20 @@ export async function buildTar(entries: LayerEntry[]): Promise<Buffer> {
   for (const p of [...byPath.keys()]) {
     for (let dir = path.posix.dirname(p); dir !== "."; dir = path.posix.dirname(dir)) {
       const existing = byPath.get(dir);
-      if (existing === undefined) byPath.set(dir, { kind: "dir", path: dir, mode: 0o755 });
-      else if (existing.kind !== "dir") throw new Error(`${dir} is a parent of ${p} but not a directory`);
+      if (existing === undefined) {
+        if (opts.addParents !== false) byPath.set(dir, { kind: "dir", path: dir, mode: 0o755 });
+      } else if (existing.kind !== "dir") throw new Error(`${dir} is a parent of ${p} but not a directory`);
     }
   }
-  const rank: Record<LayerEntry["kind"], number> = { dir: 0, file: 1, symlink: 2, hardlink: 3 };
+  const rank: Record<LayerEntry["kind"], number> = {
+    dir: 0,
+    file: 1,
+    fifo: 1,
+    char: 1,
+    block: 1,
+    symlink: 2,
+    hardlink: 3,
+  };
   const sorted = [...byPath.values()].sort(
     (a, b) => rank[a.kind] - rank[b.kind] || compareBytes(a.path, b.path),
   );
@@ -164,7 +205,6 @@ export async function buildTar(entries: LayerEntry[]): Promise<Buffer> {
     }
   }
 
-  const mtime = new Date(SOURCE_DATE_EPOCH * 1000);
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   const collected = (async () => {
@@ -177,37 +217,42 @@ export async function buildTar(entries: LayerEntry[]): Promise<Buffer> {
       else pack.entry(header, cb);
     });
   for (const e of sorted) {
-    const base = { mtime, uid: 0, gid: 0 };
+    if (e.kind === "hardlink") {
+      const mtime = new Date(SOURCE_DATE_EPOCH * 1000);
+      await add({
+        name: e.path,
+        type: "link",
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        mtime,
+        linkname: normalisePath(e.target),
+      });
+      continue;
+    }
+    const header = { ...entryMeta(e), name: e.path };
     switch (e.kind) {
       case "dir":
-        await add({
-          ...base,
-          name: `${e.path}/`,
-          type: "directory",
-          mode: e.mode,
-          uid: e.uid ?? 0,
-          gid: e.gid ?? 0,
-        });
+        await add({ ...header, name: `${e.path}/`, type: "directory", mode: e.mode });
         break;
       case "file":
-        await add(
-          {
-            ...base,
-            name: e.path,
-            type: "file",
-            mode: e.mode,
-            uid: e.uid ?? 0,
-            gid: e.gid ?? 0,
-            size: e.data.length,
-          },
-          e.data,
-        );
+        await add({ ...header, type: "file", mode: e.mode, size: e.data.length }, e.data);
         break;
       case "symlink":
-        await add({ ...base, name: e.path, type: "symlink", mode: 0o777, linkname: e.target });
+        await add({ ...header, type: "symlink", mode: 0o777, linkname: e.target });
         break;
-      case "hardlink":
-        await add({ ...base, name: e.path, type: "link", mode: 0o755, linkname: normalisePath(e.target) });
+      case "fifo":
+        await add({ ...header, type: "fifo", mode: e.mode });
+        break;
+      case "char":
+      case "block":
+        await add({
+          ...header,
+          type: e.kind === "char" ? "character-device" : "block-device",
+          mode: e.mode,
+          devmajor: e.major,
+          devminor: e.minor,
+        });
         break;
     }
   }
@@ -216,11 +261,27 @@ export async function buildTar(entries: LayerEntry[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The header fields an entry's metadata sets; xattrs become PAX records. */
+function entryMeta(e: Exclude<LayerEntry, { kind: "hardlink" }>): Partial<tarStream.Header> {
+  const header: Partial<tarStream.Header> = {
+    uid: e.uid ?? 0,
+    gid: e.gid ?? 0,
+    mtime: new Date((e.mtime ?? SOURCE_DATE_EPOCH) * 1000),
+  };
+  if (e.xattrs === undefined) return header;
+  const pax: Record<string, string> = {};
+  for (const [name, value] of Object.entries(e.xattrs)) {
+    if (/[\u0080-\uffff]/.test(value)) throw new Error(`${e.path}: xattr ${name} must be ASCII`);
+    pax[`SCHILY.xattr.${name}`] = value;
+  }
+  return { ...header, pax };
+}
+
 export interface ImageSpec {
   name: string;
   tag: string;
   repository: string;
-  layers: LayerEntry[][];
+  layers: (LayerEntry[] | LayerSpec)[];
   /** The `config` member of the image config (Cmd, Entrypoint, Env, User, ...). */
   config: Record<string, unknown>;
   createdBy: string;
@@ -245,16 +306,33 @@ export interface ImageBlobs {
   manifest: Blob;
 }
 
+const LAYER_MEDIA_TYPES: Record<LayerCompression, string> = {
+  gzip: MEDIA_TYPE_LAYER_GZIP,
+  zstd: MEDIA_TYPE_LAYER_ZSTD,
+  none: MEDIA_TYPE_LAYER,
+};
+
+/** Node 20's zlib has no zstd: Debian's zstd CLI compresses, at a pinned level like gzip. */
+function compress(tar: Buffer, compression: LayerCompression): Buffer {
+  if (compression === "gzip") return gzipSync(tar, { level: GZIP_LEVEL });
+  if (compression === "zstd")
+    return execFileSync(ZSTD_BINARY, [`-${ZSTD_LEVEL}`, "-q", "-c"], { input: tar });
+  return tar;
+}
+
 /** Build the blobs (layers, config, manifest) of an image in memory. */
 export async function buildImageBlobs(spec: ImageSpec): Promise<ImageBlobs> {
   const layers: Blob[] = [];
   const diffIds: string[] = [];
   let unpackedSize = 0;
-  for (const entries of spec.layers) {
-    const tar = await buildTar(entries);
+  const mediaTypes: string[] = [];
+  for (const layer of spec.layers) {
+    const { entries, compression = "gzip", addParents } = Array.isArray(layer) ? { entries: layer } : layer;
+    const tar = await buildTar(entries, { addParents });
     diffIds.push(sha256(tar));
     unpackedSize += tar.length;
-    layers.push(blob(gzipSync(tar, { level: GZIP_LEVEL })));
+    layers.push(blob(compress(tar, compression)));
+    mediaTypes.push(LAYER_MEDIA_TYPES[compression]);
   }
   const created = new Date(SOURCE_DATE_EPOCH * 1000).toISOString().replace(".000Z", "Z");
   const platform = spec.platform ?? LINUX_AMD64;
@@ -271,7 +349,7 @@ export async function buildImageBlobs(spec: ImageSpec): Promise<ImageBlobs> {
     schemaVersion: 2,
     mediaType: MEDIA_TYPE_MANIFEST,
     config: { mediaType: MEDIA_TYPE_CONFIG, digest: config.digest, size: config.size },
-    layers: layers.map((l) => ({ mediaType: MEDIA_TYPE_LAYER_GZIP, digest: l.digest, size: l.size })),
+    layers: layers.map((l, i) => ({ mediaType: mediaTypes[i], digest: l.digest, size: l.size })),
   });
   return { spec, layers, diffIds, unpackedSize, config, manifest };
 }
@@ -471,6 +549,179 @@ export async function buildTestImages(outDir: string, opts: BuildOptions = {}): 
   return out;
 }
 
+/** A file capability (VFS_CAP_REVISION_2, effective) granting cap_net_bind_service, as setcap writes it. */
+export const NET_BIND_SERVICE_CAPABILITY = String.fromCharCode(
+  ...[0x01, 0, 0, 0x02, 0x00, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+);
+
+/**
+ * `size` bytes that do not compress, the same on every build: the AES-128-CTR keystream of a fixed key
+ * with `stream` as IV.
+ */
+function incompressible(size: number, stream = 0): Buffer {
+  const iv = Buffer.alloc(16);
+  iv.writeUInt32BE(stream);
+  return createCipheriv("aes-128-ctr", Buffer.alloc(16, 0x42), iv).update(Buffer.alloc(size));
+}
+
+/**
+ * An image of five layers with what layer apply must get right, and whose unpacked tree the
+ * differential tests compare between berth and containerd:
+ *   1 (gzip)  setuid/setgid files, sticky and setgid dirs, uid/gid 1000, absolute, relative and dangling
+ *             symlinks, hard links, a fifo, char and block devices, user.* and security.capability
+ *             xattrs, mtimes, a 1 MiB file
+ *   2 (none)  whiteouts of a file, a directory and a symlink; a directory replaced by a file and a file
+ *             by a directory; a file rewritten with a new mode
+ *   3 (zstd)  no parent entries (the runtime makes them from the layers below, xattrs included); an
+ *             opaque directory; a setuid file replaced by a plain one
+ *   4 (gzip)  a hard-link group of three with an xattr; a symlink replaced by a directory and another
+ *             retargeted; a directory whose mode, owner and mtime change without new entries
+ *   5 (gzip)  whiteouts of one of the hard links and of a hard-linked file with xattrs
+ */
+export function layeredSpec(): ImageSpec {
+  const text = (s: string) => Buffer.from(s, "utf8");
+  const berth = { uid: 1000, gid: 1000 };
+  const base: LayerEntry[] = [
+    { kind: "dir", path: "bin", mode: 0o755 },
+    { kind: "dir", path: "etc", mode: 0o755 },
+    { kind: "dir", path: "tmp", mode: 0o1777 },
+    { kind: "dir", path: "srv", mode: 0o2775, ...berth, mtime: 1_600_000_000 },
+    { kind: "dir", path: "home", mode: 0o755 },
+    {
+      kind: "dir",
+      path: "home/berth",
+      mode: 0o750,
+      ...berth,
+      mtime: 1_600_000_100,
+      xattrs: { "user.berth.dir": "home" },
+    },
+    { kind: "dir", path: "opaque", mode: 0o755 },
+    { kind: "dir", path: "olddir", mode: 0o755 },
+    { kind: "dir", path: "becomes-file", mode: 0o755 },
+    { kind: "dir", path: "var/lib", mode: 0o755 },
+    { kind: "dir", path: "dev", mode: 0o755 },
+    { kind: "dir", path: "run", mode: 0o755 },
+    { kind: "file", path: "bin/tool", mode: 0o4755, data: text("tool v1\n") },
+    { kind: "file", path: "bin/sgid", mode: 0o2755, gid: 1000, data: text("sgid\n") },
+    {
+      kind: "file",
+      path: "bin/ping",
+      mode: 0o755,
+      data: text("ping\n"),
+      xattrs: { "security.capability": NET_BIND_SERVICE_CAPABILITY },
+    },
+    { kind: "file", path: "etc/config", mode: 0o644, data: text("config v1\n"), mtime: 1_500_000_000 },
+    { kind: "file", path: "etc/old.conf", mode: 0o644, data: text("old\n") },
+    { kind: "file", path: "etc/shadow", mode: 0o000, data: text("root:*:0::::::\n") },
+    {
+      kind: "file",
+      path: "home/berth/.profile",
+      mode: 0o640,
+      ...berth,
+      data: text("PS1=berth\n"),
+      mtime: 1_700_000_000,
+    },
+    { kind: "file", path: "opaque/a", mode: 0o644, data: text("a\n") },
+    { kind: "file", path: "opaque/b", mode: 0o644, data: text("b\n") },
+    { kind: "file", path: "opaque/sub/deep", mode: 0o644, data: text("deep\n") },
+    { kind: "file", path: "olddir/x", mode: 0o644, data: text("x\n") },
+    { kind: "file", path: "olddir/sub/y", mode: 0o644, data: text("y\n") },
+    { kind: "file", path: "becomes-file/child", mode: 0o644, data: text("child\n") },
+    { kind: "file", path: "becomes-dir", mode: 0o644, data: text("file for now\n") },
+    {
+      kind: "file",
+      path: "var/lib/data",
+      mode: 0o600,
+      data: text("data\n"),
+      xattrs: { "user.berth.note": "hello", "user.berth.empty": "" },
+    },
+    { kind: "file", path: "var/lib/big", mode: 0o644, data: incompressible(1 << 20) },
+    { kind: "symlink", path: "bin/sh-abs", target: "/bin/tool" },
+    { kind: "symlink", path: "etc/tool-rel", target: "../bin/tool" },
+    { kind: "symlink", path: "etc/dir-link", target: "../opaque" },
+    { kind: "symlink", path: "home/berth/profile-link", target: ".profile", ...berth, mtime: 1_700_000_001 },
+    { kind: "symlink", path: "dangling", target: "/nonexistent" },
+    { kind: "hardlink", path: "bin/tool-hard", target: "bin/tool" },
+    { kind: "hardlink", path: "var/lib/data-link", target: "var/lib/data" },
+    { kind: "fifo", path: "run/fifo", mode: 0o620, uid: 1000 },
+    { kind: "char", path: "dev/null-ish", mode: 0o666, major: 1, minor: 3 },
+    { kind: "block", path: "dev/loop-ish", mode: 0o660, gid: 6, major: 7, minor: 200 },
+  ];
+  const whiteout = (path: string): LayerEntry => ({ kind: "file", path, mode: 0o644, data: Buffer.alloc(0) });
+  const changes: LayerEntry[] = [
+    whiteout("etc/.wh.old.conf"),
+    whiteout(".wh.olddir"),
+    whiteout("bin/.wh.sh-abs"),
+    { kind: "file", path: "becomes-file", mode: 0o600, data: text("now a file\n") },
+    { kind: "dir", path: "becomes-dir", mode: 0o711, mtime: 1_550_000_000 },
+    { kind: "file", path: "becomes-dir/inner", mode: 0o644, data: text("inner\n") },
+    { kind: "file", path: "etc/config", mode: 0o600, data: text("config v2\n"), mtime: 1_500_000_500 },
+  ];
+  const noParents: LayerEntry[] = [
+    { kind: "dir", path: "opaque", mode: 0o700, mtime: 1_650_000_000 },
+    whiteout("opaque/.wh..wh..opq"),
+    { kind: "file", path: "opaque/c", mode: 0o644, data: text("c\n") },
+    { kind: "file", path: "home/berth/added", mode: 0o600, ...berth, data: text("added\n") },
+    { kind: "file", path: "bin/tool", mode: 0o755, data: text("tool v3\n") },
+  ];
+  const links: LayerEntry[] = [
+    { kind: "dir", path: "data", mode: 0o755, mtime: 1_610_000_000 },
+    {
+      kind: "file",
+      path: "data/one",
+      mode: 0o644,
+      data: text("linked\n"),
+      xattrs: { "user.berth.link": "one" },
+    },
+    { kind: "hardlink", path: "data/two", target: "data/one" },
+    { kind: "hardlink", path: "data/three", target: "data/one" },
+    { kind: "dir", path: "dangling", mode: 0o755, mtime: 1_610_000_001 },
+    { kind: "file", path: "dangling/file", mode: 0o644, data: text("was a symlink\n") },
+    { kind: "symlink", path: "etc/dir-link", target: "../data" },
+    { kind: "dir", path: "srv", mode: 0o770, ...berth, mtime: 1_620_000_000 },
+  ];
+  const removals: LayerEntry[] = [
+    whiteout("data/.wh.three"),
+    whiteout("var/lib/.wh.data-link"),
+    { kind: "file", path: "etc/motd", mode: 0o644, data: text("welcome\n"), mtime: 2_000_000_000 },
+  ];
+  return {
+    name: "layered",
+    tag: "v1",
+    repository: "berth/layered",
+    layers: [
+      base,
+      { entries: changes, compression: "none" },
+      { entries: noParents, compression: "zstd", addParents: false },
+      links,
+      removals,
+    ],
+    // Beside the OCI members, what Docker-built configs carry too: members image-spec lacks (Hostname,
+    // Shell, OnBuild), nulls, ArgsEscaped, and text JSON encoders escape differently.
+    config: {
+      User: "berth",
+      Env: [DEFAULT_PATH_ENV, "BERTH=layered"],
+      Entrypoint: null,
+      Cmd: ["/bin/tool"],
+      WorkingDir: "/srv",
+      Labels: { "org.opencontainers.image.title": "layered", "test.berth/escaped": "<a & b>" },
+      ExposedPorts: { "8080/tcp": {} },
+      Volumes: { "/srv/data": {} },
+      StopSignal: "SIGTERM",
+      ArgsEscaped: true,
+      Hostname: "",
+      Shell: ["/bin/sh", "-c"],
+      OnBuild: null,
+    },
+    createdBy: "berth testenv layered image",
+  };
+}
+
+/** Builds the layered image into `<outDir>/layered/` (layout) and `<outDir>/layered.oci.tar`. */
+export async function buildLayeredImage(outDir: string, opts: { imageNamePrefix?: string } = {}) {
+  return writeImage(await buildImageBlobs(layeredSpec()), outDir, opts);
+}
+
 /** linux/arm64/v8: the foreign platform of the multi-platform test index. */
 export const LINUX_ARM64_V8: ImagePlatform = { os: "linux", architecture: "arm64", variant: "v8" };
 /** Platforms of the multi-platform busybox, foreign first so that picking the first entry is wrong. */
@@ -557,6 +808,36 @@ export async function buildMultiPlatformImage(
       layerDigests: b.layers.map((l) => l.digest),
     })),
   };
+}
+
+/**
+ * An image whose pull takes a while: `layers` layers (default 6) of two files holding `layerSize` bytes
+ * (default 7 MiB) of incompressible data, the AES-128-CTR keystream of a fixed key with the layer's index as
+ * IV, so every build gives the same bytes. Written to `<outDir>/<name>/` and `<outDir>/<name>.oci.tar`.
+ */
+export async function buildLargeImage(
+  outDir: string,
+  opts: { name?: string; tag?: string; layers?: number; layerSize?: number } = {},
+): Promise<BuiltImage> {
+  const layerSize = opts.layerSize ?? 7 * 1024 * 1024;
+  const layers = Array.from({ length: opts.layers ?? 6 }, (_, i): LayerEntry[] => {
+    const data = incompressible(layerSize, i);
+    const half = Math.floor(layerSize / 2);
+    return [
+      { kind: "file", path: `data/${i}/a.bin`, mode: 0o644, data: data.subarray(0, half) },
+      { kind: "file", path: `data/${i}/b.bin`, mode: 0o644, data: data.subarray(half) },
+    ];
+  });
+  const spec: ImageSpec = {
+    name: opts.name ?? "large",
+    tag: opts.tag ?? "latest",
+    repository: "berth/large",
+    layers,
+    config: { Env: [DEFAULT_PATH_ENV] },
+    createdBy: "COPY data/ (AES-CTR keystream)",
+  };
+  await mkdir(outDir, { recursive: true });
+  return writeImage(await buildImageBlobs(spec), outDir);
 }
 
 /** The repository root (the nearest ancestor of this module with berth's package.json). */

@@ -7,14 +7,31 @@
 // written (root-path.ts); the resolved parents hold no symlink, files are created with
 // O_EXCL|O_NOFOLLOW, and metadata calls do not follow the last component, so no write can
 // land outside the root.
+//
+// The file system calls are synchronous: each takes microseconds, while a round trip
+// through libuv's thread pool costs far more, and a layer makes thousands of them in a
+// row. Only reading the stream awaits, so the event loop still turns between chunks.
 import { createHash } from "node:crypto";
-import { constants as fsc, type Stats } from "node:fs";
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, stat, symlink } from "node:fs/promises";
+import {
+  chmodSync,
+  closeSync,
+  constants as fsc,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  type Stats,
+  statSync,
+  symlinkSync,
+  writeSync,
+} from "node:fs";
 import { constants as osc } from "node:os";
 import { join, resolve } from "node:path";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { setAttribute } from "@napi-rs/xattr";
+import { getAttributeSync, listAttributesSync, setAttributeSync } from "@napi-rs/xattr";
 import { invalidArgument, wrap } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
 import { mknod } from "./mknod.js";
@@ -65,7 +82,7 @@ export async function applyLayer(
   })();
   const applier = new LayerApplier(resolve(dir), opts);
   try {
-    if (!(await stat(dir)).isDirectory()) throw invalidArgument("not a directory");
+    if (!statSync(dir).isDirectory()) throw invalidArgument("not a directory");
     for await (const { header, body } of readTar(source)) {
       try {
         await applier.apply(header, body);
@@ -73,7 +90,7 @@ export async function applyLayer(
         throw wrap(err, `layer entry "${header.name}"`);
       }
     }
-    await applier.finish();
+    applier.finish();
   } catch (err) {
     await source.return(undefined);
     if (tar instanceof Readable) tar.destroy();
@@ -87,6 +104,8 @@ class LayerApplier {
   private readonly parentCache = new Map<string, string[]>();
   /** Directory entries, whose times are set last: adding to a directory changes its mtime. */
   private readonly dirs: { rel: string[]; hdr: TarHeader }[] = [];
+  /** A whiteout made by mknod(1) per owner, which later whiteouts of that owner link to. */
+  private readonly whiteouts = new Map<string, string>();
 
   constructor(
     private readonly root: string,
@@ -104,17 +123,17 @@ class LayerApplier {
       return;
     }
     // A hardlink target is checked before anything of this entry is written.
-    const linkTarget = hdr.typeflag === TypeFlag.Link ? await this.hardlinkTarget(hdr.linkname) : undefined;
-    const parent = await this.parentDir(parts.slice(0, -1));
+    const linkTarget = hdr.typeflag === TypeFlag.Link ? this.hardlinkTarget(hdr.linkname) : undefined;
+    const parent = this.parentDir(parts.slice(0, -1));
     if (base.startsWith(whiteoutPrefix)) return this.whiteout(hdr, parent, base);
 
     const rel = [...parent, base];
     const path = join(this.root, ...rel);
-    const existing = await lstatOrUndefined(path);
+    const existing = lstatOrUndefined(path);
     // Only a directory over a directory merges; anything else replaces what was there.
     const merge = existing?.isDirectory() === true && hdr.typeflag === TypeFlag.Dir;
     if (existing && !merge) {
-      await rm(path, { recursive: true, force: true });
+      rmSync(path, { recursive: true, force: true });
       this.parentCache.clear();
     }
     await this.createTarFile(hdr, path, merge, body, linkTarget);
@@ -122,11 +141,11 @@ class LayerApplier {
   }
 
   /** Sets directory times, re-resolving each path as later entries may have changed it. */
-  async finish(): Promise<void> {
+  finish(): void {
     for (const { rel, hdr } of this.dirs) {
       const real = [...resolveInRoot(this.root, rel.slice(0, -1)), rel.at(-1) as string];
       const path = join(this.root, ...real);
-      if ((await lstatOrUndefined(path))?.isDirectory()) await lutimes(path, atimeOf(hdr), hdr.mtime);
+      if (lstatOrUndefined(path)?.isDirectory()) lutimesSync(path, atimeOf(hdr), hdr.mtime);
     }
   }
 
@@ -139,15 +158,12 @@ class LayerApplier {
   ): Promise<void> {
     switch (hdr.typeflag) {
       case TypeFlag.Dir:
-        if (!merge) await mkdir(path, hdr.mode & 0o777);
+        if (!merge) mkdirSync(path, hdr.mode & 0o777);
         break;
       case TypeFlag.Reg:
-      case TypeFlag.Cont: {
-        const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
-        const fh = await open(path, flags, hdr.mode & 0o777);
-        await pipeline(body, fh.createWriteStream());
+      case TypeFlag.Cont:
+        await writeFile(path, hdr.mode & 0o777, body);
         break;
-      }
       case TypeFlag.Char:
       case TypeFlag.Block:
       case TypeFlag.Fifo: {
@@ -157,28 +173,28 @@ class LayerApplier {
         break;
       }
       case TypeFlag.Link:
-        // The target already has its metadata, and writers disagree on what a link's
-        // header carries; like GNU tar, the link only adds a name.
-        await link(linkTarget as string, path);
-        return;
+        // Unlike GNU tar, containerd (and Docker) then give the shared inode the owner,
+        // xattrs, mode and times of the link's own header, as below.
+        linkSync(linkTarget as string, path);
+        break;
       case TypeFlag.Symlink:
-        await symlink(hdr.linkname, path);
+        symlinkSync(hdr.linkname, path);
         break;
       default:
         throw invalidArgument(`unsupported tar entry type ${JSON.stringify(hdr.typeflag)}`);
     }
-    await lchown(path, hdr.uid, hdr.gid);
-    for (const [name, value] of hdr.xattrs) await this.setXattr(path, name, value);
+    lchownSync(path, hdr.uid, hdr.gid);
+    for (const [name, value] of hdr.xattrs) this.setXattr(path, name, value);
     // chmod after chown, which clears setuid and setgid; symlinks have no mode of their own.
-    if (hdr.typeflag !== TypeFlag.Symlink) await chmod(path, hdr.mode);
-    if (hdr.typeflag !== TypeFlag.Dir) await lutimes(path, atimeOf(hdr), hdr.mtime);
+    if (hdr.typeflag !== TypeFlag.Symlink) chmodSync(path, hdr.mode);
+    if (hdr.typeflag !== TypeFlag.Dir) lutimesSync(path, atimeOf(hdr), hdr.mtime);
   }
 
   /** OverlayConvertWhiteout: ".wh.<name>" becomes a 0:0 char device, ".wh..wh..opq" an opaque dir. */
   private async whiteout(hdr: TarHeader, parent: string[], base: string): Promise<void> {
     const dir = join(this.root, ...parent);
     if (base === whiteoutOpaqueDir) {
-      await setAttribute(dir, "trusted.overlay.opaque", "y");
+      setAttributeSync(dir, "trusted.overlay.opaque", "y");
       return;
     }
     const original = base.slice(whiteoutPrefix.length);
@@ -186,17 +202,32 @@ class LayerApplier {
       throw invalidArgument(`invalid whiteout name "${base}"`);
     }
     const path = join(dir, original);
+    // Linking costs a system call where mknod costs a process, and overlayfs shares its own
+    // whiteouts the same way. What is linked to must still be such a node with this owner:
+    // a later entry may have replaced it.
+    const owner = `${hdr.uid}:${hdr.gid}`;
+    const shared = this.whiteouts.get(owner);
+    const st = shared === undefined ? undefined : lstatOrUndefined(shared);
+    if (shared && st?.isCharacterDevice() && st.rdev === 0 && st.uid === hdr.uid && st.gid === hdr.gid) {
+      try {
+        linkSync(shared, path);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EMLINK") throw err;
+      }
+    }
     await mknod(path, "char", 0, 0, 0);
-    await lchown(path, hdr.uid, hdr.gid);
+    lchownSync(path, hdr.uid, hdr.gid);
+    this.whiteouts.set(owner, path);
   }
 
-  private async setXattr(path: string, name: string, value: Buffer): Promise<void> {
+  private setXattr(path: string, name: string, value: Buffer): void {
     if (name.startsWith(overlayXattrPrefix)) {
       this.opts.log.warn({ path, xattr: name }, "ignored overlayfs xattr in layer");
       return;
     }
     try {
-      await setAttribute(path, name, value);
+      setAttributeSync(path, name, value);
     } catch (err) {
       if (osErrno(err) === osc.errno.EOPNOTSUPP) {
         this.opts.log.warn({ path, xattr: name }, "ignored xattr the filesystem does not support");
@@ -207,13 +238,13 @@ class LayerApplier {
   }
 
   /** The path to link to: inside the root, reached through no symlink, existing. */
-  private async hardlinkTarget(linkname: string): Promise<string> {
+  private hardlinkTarget(linkname: string): string {
     try {
       const parts = cleanEntryName(linkname);
       const last = parts.at(-1);
       if (last === undefined) throw invalidArgument("cannot link to the root");
       const path = join(this.root, ...resolveInRoot(this.root, parts.slice(0, -1)), last);
-      if (!(await lstatOrUndefined(path))) throw invalidArgument("no such file in the layer");
+      if (!lstatOrUndefined(path)) throw invalidArgument("no such file in the layer");
       return path;
     } catch (err) {
       throw wrap(err, `hardlink target "${linkname}"`);
@@ -221,7 +252,7 @@ class LayerApplier {
   }
 
   /** The real parent directory of an entry, created (mkparent) where missing. */
-  private async parentDir(parts: string[]): Promise<string[]> {
+  private parentDir(parts: string[]): string[] {
     const key = parts.join("/");
     const cached = this.parentCache.get(key);
     if (cached) return cached;
@@ -229,31 +260,40 @@ class LayerApplier {
     for (let i = 1; i <= real.length; i++) {
       const rel = real.slice(0, i);
       const path = join(this.root, ...rel);
-      const st = await lstatOrUndefined(path);
+      const st = lstatOrUndefined(path);
       if (st?.isDirectory()) continue;
       if (st) throw invalidArgument(`parent "${rel.join("/")}" is not a directory`);
-      await mkdir(path, 0o755);
-      await this.copyDirInfo(rel, path);
+      mkdirSync(path, 0o755);
+      this.copyDirInfo(rel, path);
     }
     this.parentCache.set(key, real);
     return real;
   }
 
   /** Gives a directory made for a parent the metadata it has in the nearest lower layer. */
-  private async copyDirInfo(rel: string[], path: string): Promise<void> {
+  private copyDirInfo(rel: string[], path: string): void {
     for (const lower of this.opts.parents ?? []) {
       // Component by component, so that no symlink of a lower layer is followed.
       let st: Stats | undefined;
       for (let i = 1; i <= rel.length; i++) {
-        st = await lstatOrUndefined(join(lower, ...rel.slice(0, i)));
+        st = lstatOrUndefined(join(lower, ...rel.slice(0, i)));
         if (!st?.isDirectory()) break;
       }
       if (!st) continue;
       if (!st.isDirectory()) return; // replaced there: nothing to copy
-      await lchown(path, st.uid, st.gid);
-      await chmod(path, st.mode & 0o7777);
-      await lutimes(path, st.atime, st.mtime);
+      lchownSync(path, st.uid, st.gid);
+      chmodSync(path, st.mode & 0o7777);
+      lutimesSync(path, st.atime, st.mtime);
+      this.copyUpXattrs(path, join(lower, ...rel));
       return;
+    }
+  }
+
+  /** containerd's copyUpXAttrs: the lower directory's xattrs, but not trusted.* (overlayfs's own). */
+  private copyUpXattrs(path: string, lower: string): void {
+    for (const name of listAttributesSync(lower)) {
+      const value = name.startsWith("trusted.") ? null : getAttributeSync(lower, name);
+      if (value !== null) this.setXattr(path, name, value);
     }
   }
 }
@@ -263,13 +303,20 @@ function atimeOf(hdr: TarHeader): number {
   return Math.max(hdr.atime ?? hdr.mtime, hdr.mtime);
 }
 
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+/** Creates the file (never through a symlink, never over one) and writes the body into it. */
+async function writeFile(path: string, mode: number, body: AsyncIterable<Buffer>): Promise<void> {
+  const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
   try {
-    return await lstat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
+    for await (const chunk of body) {
+      for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done);
+    }
+  } finally {
+    closeSync(fd);
   }
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  return lstatSync(path, { throwIfNoEntry: false });
 }
 
 /** @napi-rs/xattr reports errno only in its message: "... (os error 95)". */

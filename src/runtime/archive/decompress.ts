@@ -43,7 +43,7 @@ export async function decompressStream(
   })();
   if (compression === "uncompressed")
     return { compression, stream: Readable.from(rest, { objectMode: false }) };
-  const decoder = compression === "gzip" ? createGunzip() : zstdDecompressor();
+  const decoder = compression === "gzip" ? createGunzip({ chunkSize: 128 * 1024 }) : zstdDecompressor();
   // An error on either side ends up on the decoder, where the reader sees it.
   pipeline(rest, decoder).catch((err) => decoder.destroy(err));
   return { compression, stream: decoder };

@@ -154,3 +154,25 @@ test("entries whose data is not read are skipped", async () => {
     names.push(header.name);
   assert.deepEqual(names, ["a", "b"]);
 });
+
+test("a stream cut anywhere reads the same as in one piece", async () => {
+  const tar = await buildLayer([
+    { name: "dir/", type: "directory" },
+    { name: `dir/${"long".repeat(40)}`, body: "pax path" },
+    { name: "big", body: "x".repeat(3000) },
+    { name: "empty", body: "" },
+    { name: "link", type: "symlink", linkname: "big" },
+  ]);
+  const whole = await read(tar);
+  for (const size of [1, 7, 511, 512, 513, 1500]) {
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < tar.length; at += size) chunks.push(tar.subarray(at, at + size));
+    const entries: { header: TarHeader; body: string }[] = [];
+    for await (const { header, body } of readTar(Readable.from(chunks))) {
+      const parts: Buffer[] = [];
+      for await (const c of body) parts.push(c);
+      entries.push({ header, body: Buffer.concat(parts).toString() });
+    }
+    assert.deepEqual(entries, whole, `chunks of ${size} bytes`);
+  }
+});

@@ -272,15 +272,28 @@ class ByteReader {
 
   constructor(private readonly it: AsyncIterator<Buffer>) {}
 
-  /** Exactly n bytes, or fewer at the end of the stream. */
+  /**
+   * Exactly n bytes, or fewer at the end of the stream. Only bytes that span chunks are
+   * copied: a header crossing a chunk boundary costs 512 bytes, not the next chunk.
+   */
   async read(n: number): Promise<Buffer> {
-    while (this.buf.length < n && (await this.fill()));
-    return this.take(n);
+    if (this.buf.length >= n) return this.take(n);
+    const parts = [this.buf];
+    let have = this.buf.length;
+    while (have < n) {
+      const chunk = await this.next();
+      if (!chunk) break;
+      parts.push(chunk);
+      have += chunk.length;
+    }
+    const last = parts.at(-1) as Buffer;
+    this.buf = have > n ? last.subarray(last.length - (have - n)) : Buffer.alloc(0);
+    return Buffer.concat(parts, Math.min(n, have));
   }
 
   /** Between 1 and n bytes, or none at the end of the stream. */
   async readSome(n: number): Promise<Buffer> {
-    if (this.buf.length === 0) await this.fill();
+    if (this.buf.length === 0) this.buf = (await this.next()) ?? this.buf;
     return this.take(n);
   }
 
@@ -296,11 +309,10 @@ class ByteReader {
     return out;
   }
 
-  private async fill(): Promise<boolean> {
+  private async next(): Promise<Buffer | undefined> {
     const next = await this.it.next();
-    if (next.done) return false;
-    const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    return true;
+    if (next.done) return undefined;
+    const v: Uint8Array = next.value;
+    return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
   }
 }

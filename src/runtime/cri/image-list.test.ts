@@ -23,6 +23,9 @@ test("getUserFromImage: numbers are uids, names are user names, groups are dropp
     ["berth", undefined, "berth"],
     ["berth:users", undefined, "berth"],
     ["1000:berth", 1000n, ""],
+    ["+5", 5n, ""],
+    ["-1", -1n, ""],
+    ["9223372036854775808", undefined, "9223372036854775808"],
   ];
   for (const [user, uid, name] of cases) assert.deepEqual(getUserFromImage(user), [uid, name], user);
 });

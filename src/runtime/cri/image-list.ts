@@ -49,9 +49,13 @@ export function parseImageReferences(refs: string[]): [string[], string[]] {
   return [tags, digests];
 }
 
-/** getUserFromImage: a numeric user is a uid, anything else a user name; the group is dropped. */
+/**
+ * getUserFromImage: a user that strconv.ParseInt reads as an int64 (sign allowed) is a uid,
+ * anything else a user name; the group is dropped.
+ */
 export function getUserFromImage(user: string): [bigint | undefined, string] {
   if (user === "") return [undefined, ""];
   const name = user.split(":")[0] ?? "";
-  return /^-?\d+$/.test(name) ? [BigInt(name), ""] : [undefined, name];
+  const uid = /^[+-]?\d+$/.test(name) ? BigInt(name) : undefined;
+  return uid !== undefined && BigInt.asIntN(64, uid) === uid ? [uid, ""] : [undefined, name];
 }

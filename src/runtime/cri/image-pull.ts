@@ -5,7 +5,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { PullImageRequest, PullImageResponseSchema } from "../../cri/gen/runtime/v1/api_pb.js";
 import { wrap } from "../../lib/errdefs.js";
 import { parseDockerRef } from "../reference/reference.js";
-import { CriNamespace, ImageLabelKey, ImageLabelValue } from "./image-store.js";
+import { CriNamespace, criImageNames, ImageLabelKey, ImageLabelValue } from "./image-store.js";
 import type { CriService } from "./service.js";
 
 export async function pullImage(
@@ -24,12 +24,8 @@ export async function pullImage(
   try {
     const pulled = await c.imageManager.pull(CriNamespace, ref, { auth: req.auth, labels });
     const imageId = pulled.config.digest;
-    // getRepoDigestAndTag: the repository with the manifest digest, never the tag.
-    const repoDigest = `${named.name}@${pulled.image.target.digest}`;
-    const repoTag = named.tag ? ref : "";
-    for (const name of [imageId, repoTag, repoDigest]) {
-      if (name) await c.images.createImageReference(name, pulled.image.target, labels);
-    }
+    const names = criImageNames({ name: pulled.image.name, target: pulled.image.target, id: imageId });
+    for (const name of names) await c.images.createImageReference(name, pulled.image.target, labels);
     c.log.debug({ image: ref, imageId }, "pulled image");
     return { imageRef: imageId };
   } catch (err) {

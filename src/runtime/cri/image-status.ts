@@ -4,6 +4,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ImageStatusRequest, ImageStatusResponseSchema } from "../../cri/gen/runtime/v1/api_pb.js";
 import { wrap } from "../../lib/errdefs.js";
 import { toCriImage } from "./image-list.js";
+import { goJson, imageSpecOf } from "./image-spec.js";
+import type { CriImage } from "./image-store.js";
 import type { CriService } from "./service.js";
 
 export async function imageStatus(
@@ -15,8 +17,10 @@ export async function imageStatus(
     throw wrap(err, `can not resolve "${ref}" locally`);
   });
   if (!image) return {};
-  // containerd's verboseImageInfo, under the key "info".
-  const info: Record<string, string> = {};
-  if (req.verbose) info.info = JSON.stringify({ chainID: image.chainId, imageSpec: image.config });
-  return { image: toCriImage(image), info };
+  return { image: toCriImage(image), info: req.verbose ? { info: verboseImageInfo(image) } : {} };
+}
+
+/** containerd's verboseImageInfo, byte for byte as encoding/json writes it. */
+export function verboseImageInfo(image: CriImage): string {
+  return goJson({ chainID: image.chainId, imageSpec: imageSpecOf(image.config) });
 }

@@ -59,7 +59,7 @@ export class CriService implements GrpcService {
   register(router: ConnectRouter): void {
     router.service(RuntimeService, runtimeService(this));
     router.service(ImageService, imageService(this));
-    router.service(Images, imagesApi(this.imageManager));
+    router.service(Images, imagesApi(this));
   }
 }
 

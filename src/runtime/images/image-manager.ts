@@ -12,6 +12,8 @@ import type { Snapshotter } from "../core/snapshots/snapshots.js";
 import type { GarbageCollector } from "../gc/gc.js";
 import { parseDockerRef } from "../reference/reference.js";
 import { newResolver } from "../remotes/resolver.js";
+import { type ExportImage, exportArchive } from "./archive-export.js";
+import { type ImportedImage, type ImportRequest, importArchive } from "./archive-import.js";
 import { selectManifest } from "./handlers.js";
 import { isIndexType } from "./media-types.js";
 import { chainIds, type ImageConfig, parseImageConfig, parseIndex, parseManifest } from "./oci.js";
@@ -82,6 +84,23 @@ export class ImageManager {
     } finally {
       await resolver.close();
     }
+  }
+
+  /** Imports an image archive on the node; what a failed import stored is collected at once. */
+  async importArchive(ns: string, req: Omit<ImportRequest, "ns">): Promise<ImportedImage[]> {
+    try {
+      return await importArchive({ ...this.opts, platform: this.platform }, { ...req, ns });
+    } catch (err) {
+      await this.opts.gc
+        .collect()
+        .catch((gcErr) => this.opts.log.warn({ err: gcErr }, "garbage collection after a failed import"));
+      throw err;
+    }
+  }
+
+  /** Writes images to an OCI archive on the node; returns its size in bytes. */
+  exportArchive(ns: string, path: string, images: ExportImage[]): Promise<number> {
+    return exportArchive({ content: this.opts.content, platform: this.platform }, { ns, path, images });
   }
 
   /** The image's id, size, chain and config; NotFound if its content is missing here. */

@@ -5,33 +5,21 @@
 // needs, then point the image record at the target and drop the lease.
 import { randomBytes } from "node:crypto";
 import pLimit from "p-limit";
-import {
-  failedPrecondition,
-  invalidArgument,
-  isAlreadyExists,
-  isNotFound,
-  kindOf,
-  wrap,
-} from "../../lib/errdefs.js";
+import { invalidArgument, isAlreadyExists, isNotFound, kindOf, wrap } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
 import type { ContentStore, Descriptor } from "../core/content/content.js";
 import type { Image, ImageStore } from "../core/images/image.js";
-import {
-  LabelDistributionSource,
-  LabelGCRefContent,
-  LabelGCRefSnapshot,
-  LabelUncompressed,
-} from "../core/labels.js";
+import { LabelDistributionSource, LabelGCRefContent } from "../core/labels.js";
 import type { LeaseManager, LeaseResource } from "../core/leases/leases.js";
 import type { Snapshotter } from "../core/snapshots/snapshots.js";
 import { parseDockerRef } from "../reference/reference.js";
 import type { Resolver } from "../remotes/resolver.js";
 import { filterPlatforms, limitManifests } from "./handlers.js";
 import { isConfigType, isIndexType, isLayerType, isManifestType } from "./media-types.js";
-import { chainIds, type ImageConfig, parseImageConfig, parseIndex, parseManifest } from "./oci.js";
+import { type ImageConfig, parseImageConfig, parseIndex, parseManifest } from "./oci.js";
 import type { MatchComparer } from "./platforms.js";
 import type { PullTracker } from "./progress.js";
-import { unpackLayer } from "./unpack.js";
+import { diffIdsOf, unpackImage } from "./unpacker.js";
 
 export interface PullDeps {
   content: ContentStore;
@@ -65,13 +53,21 @@ export interface PullResult {
 
 /** How long a pull's lease outlives a crashed daemon before GC drops it (containerd: 24h). */
 const leaseExpiryMs = 24 * 60 * 60 * 1000;
+/** On a pull's lease: the reference it pulls, and the daemon run that pulls it. */
+export const LabelPullRef = "berth.io/pull.ref";
+const LabelPullRun = "berth.io/pull.run";
+/** This daemon run. The root's lock admits one daemon, so a lease of another run lost its pull. */
+const thisRun = randomBytes(8).toString("hex");
 
 export async function pull(deps: PullDeps, req: PullRequest): Promise<PullResult> {
   const { ns, resolver } = req;
   const resolved = await resolver.resolve(req.ref).catch((err) => {
     throw wrap(err, `failed to resolve reference "${req.ref}"`);
   });
-  const lease = await deps.leases.create(ns, { expireAt: new Date(Date.now() + leaseExpiryMs) });
+  const lease = await deps.leases.create(ns, {
+    labels: { [LabelPullRef]: resolved.name, [LabelPullRun]: thisRun },
+    expireAt: new Date(Date.now() + leaseExpiryMs),
+  });
   try {
     const p = new Pull(deps, req, resolved.name, lease.id);
     const { manifest, config, imageConfig, chainId } = await p.run(resolved.descriptor);
@@ -80,11 +76,31 @@ export async function pull(deps: PullDeps, req: PullRequest): Promise<PullResult
       target: resolved.descriptor,
       labels: req.labels ?? {},
     });
+    await dropLeasesOfKilledPulls(deps, ns, resolved.name);
     return { image, manifest, config, imageConfig, chainId };
   } finally {
     await deps.leases
       .delete(ns, lease.id)
       .catch((err) => deps.log.warn({ err, lease: lease.id }, "lease delete"));
+  }
+}
+
+/**
+ * A pull killed with its daemon leaves its lease until it expires, as containerd does, so
+ * that a retry finds the blobs and snapshots it made and resumes its ingests. Once a retry
+ * has the image, the image keeps what it needs and those leases keep only leftovers
+ * (half-applied snapshots, blobs of an older target): dropped, GC can free them.
+ */
+async function dropLeasesOfKilledPulls(deps: PullDeps, ns: string, name: string): Promise<void> {
+  for (const l of await deps.leases.list(ns)) {
+    if (l.labels[LabelPullRef] !== name || l.labels[LabelPullRun] === thisRun) continue;
+    await deps.leases.delete(ns, l.id).catch((err) => {
+      if (!isNotFound(err)) throw wrap(err, `failed to drop lease "${l.id}" of a killed pull of "${name}"`);
+    });
+    deps.log.info(
+      { lease: l.id, image: name, run: l.labels[LabelPullRun] },
+      "dropped lease of a killed pull",
+    );
   }
 }
 
@@ -151,33 +167,27 @@ class Pull {
     }
     const manifest = parseManifest(desc, await this.fetchSmall(desc));
     const imageConfig = parseImageConfig(manifest.config, await this.fetchSmall(manifest.config));
-    const diffIds = imageConfig.rootfs.diff_ids;
-    if (diffIds.length !== manifest.layers.length) {
-      throw failedPrecondition(
-        `manifest ${desc.digest} has ${manifest.layers.length} layers but its config lists ${diffIds.length} diff ids`,
-      );
-    }
+    const diffIds = diffIdsOf(desc, manifest, imageConfig);
     for (const l of manifest.layers) this.req.tracker?.update(l, { state: "waiting" });
     // Downloads run in parallel; unpacking follows them in layer order as each one lands.
     const downloads = manifest.layers.map((l) => this.limit(() => this.fetch(l)));
     // A failure is seen where its layer is awaited; until then it must not count as unhandled.
     for (const d of downloads) d.catch(() => {});
-    const chain = chainIds(diffIds);
+    let chainId: string;
     try {
-      for (const [i, layer] of manifest.layers.entries()) {
-        await downloads[i];
-        await this.unpack(layer, diffIds[i] as string, chain[i] as string, chain[i - 1]);
-      }
+      chainId = await unpackImage(this.deps, {
+        ns: this.req.ns,
+        leaseId: this.leaseId,
+        desc,
+        manifest,
+        diffIds,
+        tracker: this.req.tracker,
+        layerReady: (i) => downloads[i] as Promise<void>,
+      });
     } finally {
       // Let in-flight downloads settle before the lease goes, whatever happened.
       await Promise.allSettled(downloads);
     }
-    const chainId = chain.at(-1) as string;
-    await this.label(manifest.config, { [`${LabelGCRefSnapshot}${this.deps.snapshotterName}`]: chainId });
-    await this.label(desc, {
-      [`${LabelGCRefContent}.config`]: manifest.config.digest,
-      ...Object.fromEntries(manifest.layers.map((l, i) => [`${LabelGCRefContent}.l.${i}`, l.digest])),
-    });
     return { manifest: desc, config: manifest.config, imageConfig, chainId };
   }
 
@@ -190,13 +200,14 @@ class Pull {
   private async fetch(desc: Descriptor): Promise<void> {
     const { ns, tracker } = this.req;
     const { content } = this.deps;
+    // Leased before it is looked at or written, so that a collection running meanwhile (an
+    // image removed, which shared it) keeps it until the labels do; as containerd's writer.
+    await this.lease({ type: "content", id: desc.digest });
     if (await has(content, ns, desc.digest)) {
       tracker?.update(desc, { state: "exists", offset: desc.size });
       return;
     }
     const ref = ingestRef(desc);
-    // Leased before written, so a collection running meanwhile keeps it.
-    await this.lease({ type: "content", id: desc.digest });
     await this.lease({ type: "ingests", id: ref });
     const w = await this.openWriter(ref, desc);
     if (!w) {
@@ -204,13 +215,17 @@ class Pull {
       return;
     }
     try {
-      const stream = await this.req.resolver.fetch(this.name, desc, { offset: w.offset });
       let offset = w.offset;
-      tracker?.update(desc, { state: "downloading", offset });
-      for await (const chunk of stream) {
-        await w.write(chunk);
-        offset += chunk.length;
-        tracker?.update(desc, { offset });
+      // An ingest whole but not committed (its daemon killed in between) only needs the
+      // commit: a Range from its end would be refused, as containerd's fetch knows.
+      if (offset < desc.size) {
+        const stream = await this.req.resolver.fetch(this.name, desc, { offset });
+        tracker?.update(desc, { state: "downloading", offset });
+        for await (const chunk of stream) {
+          await w.write(chunk);
+          offset += chunk.length;
+          tracker?.update(desc, { offset });
+        }
       }
       await w.commit(desc.size, desc.digest, { labels: this.sourceLabel }).catch((err) => {
         if (!isAlreadyExists(err)) throw err;
@@ -240,28 +255,6 @@ class Pull {
         if (await has(this.deps.content, ns, desc.digest)) return undefined;
       }
     }
-  }
-
-  private async unpack(layer: Descriptor, diffId: string, chainId: string, parent: string | undefined) {
-    const { ns, tracker } = this.req;
-    const { snapshotter, snapshotterName, content } = this.deps;
-    const exists = await snapshotter.stat(ns, chainId).then(
-      () => true,
-      (err) => (isNotFound(err) ? false : Promise.reject(err)),
-    );
-    if (!exists) {
-      tracker?.update(layer, { state: "unpacking" });
-      const key = `extract-${randomBytes(8).toString("hex")} ${chainId}`;
-      const type = `snapshots/${snapshotterName}` as const;
-      await this.lease({ type, id: key });
-      await this.lease({ type, id: chainId });
-      await unpackLayer(
-        { ns, snapshotter, content, log: this.deps.log },
-        { layer, diffId, chainId, parent, key },
-      );
-    }
-    await this.label(layer, { [LabelUncompressed]: diffId });
-    tracker?.update(layer, { state: "unpacked", offset: layer.size });
   }
 
   private lease(r: LeaseResource): Promise<void> {

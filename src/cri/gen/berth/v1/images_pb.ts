@@ -115,14 +115,16 @@ export const BlobProgressSchema: GenMessage<BlobProgress> = /*@__PURE__*/
  */
 export type ImportRequest = Message<"berth.v1.ImportRequest"> & {
   /**
-   * Path of the archive on the node.
+   * Absolute path of the archive on the node.
    *
    * @generated from field: string path = 1;
    */
   path: string;
 
   /**
-   * Name for images the archive does not name.
+   * As ctr import's --base-name: the repository for images the archive names by tag
+   * alone (org.opencontainers.image.ref.name "v1" becomes <base_name>:v1); full names
+   * not under it are dropped. Empty: "import-<date>", and full names stay.
    *
    * @generated from field: string base_name = 2;
    */
@@ -158,6 +160,8 @@ export const ImportResponseSchema: GenMessage<ImportResponse> = /*@__PURE__*/
  */
 export type ImportedImage = Message<"berth.v1.ImportedImage"> & {
   /**
+   * Normalized name from the archive; empty when the archive gives none.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
@@ -182,7 +186,7 @@ export const ImportedImageSchema: GenMessage<ImportedImage> = /*@__PURE__*/
  */
 export type ExportRequest = Message<"berth.v1.ExportRequest"> & {
   /**
-   * Where to write the OCI archive on the node.
+   * Absolute path on the node to write the OCI archive to.
    *
    * @generated from field: string path = 1;
    */
@@ -208,6 +212,8 @@ export const ExportRequestSchema: GenMessage<ExportRequest> = /*@__PURE__*/
  */
 export type ExportResponse = Message<"berth.v1.ExportResponse"> & {
   /**
+   * Bytes written.
+   *
    * @generated from field: int64 size = 1;
    */
   size: bigint;

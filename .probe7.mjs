@@ -1,0 +1,16 @@
+import { startRegistry } from "/work/main/dist/src/testenv/registry.js";
+import { buildLargeImage, defaultImagesDir } from "/work/main/dist/src/testenv/images.js";
+import { startBerthRuntime } from "/work/main/dist/src/testenv/berth-runtime.js";
+import { dialCri } from "/work/main/dist/src/cri/transport.js";
+import { newRemoteImageService } from "/work/main/dist/src/cri/remote-image.js";
+import { readFileSync } from "node:fs";
+const reg = await startRegistry();
+const img = await buildLargeImage(defaultImagesDir());
+await reg.push(img, "berth/large", "1");
+const ref = `${reg.host}/berth/large:1`;
+const rt = await startBerthRuntime({ logLevel: "trace" });
+const conn = dialCri(rt.endpoint);
+await newRemoteImageService(conn).pullImage({ image: { image: ref } });
+await newRemoteImageService(conn).removeImage({ image: { image: ref } });
+console.log(readFileSync(rt.logPath, "utf8").split("\n").map(l => { try { const j = JSON.parse(l); return `${j.time} ${j.msg} ${j.ref ?? j.digest ?? j.key ?? j.method ?? ""}`; } catch { return l; } }).join("\n"));
+conn.close(); await rt.stop(); await reg.stop();
