@@ -68,11 +68,12 @@ export class LocalWriter implements ContentWriter {
 
   /** Writes out what write() gathered. */
   private async flush(): Promise<void> {
+    if (!this.batch || this.batched === 0) return;
     const file = this.open("write to");
-    const data = this.batch?.subarray(0, this.batched);
+    const data = this.batch.subarray(0, this.batched);
     this.batched = 0;
     try {
-      for (let done = 0; data && done < data.length; ) {
+      for (let done = 0; done < data.length; ) {
         done += (await file.write(data, done)).bytesWritten;
       }
     } catch (err) {
