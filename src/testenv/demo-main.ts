@@ -2,10 +2,12 @@
 // program starts itself, with images from a local registry. Each step prints the command
 // and its real output; everything started is stopped at the end, also on Ctrl-C.
 import { spawnSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { startBerthRuntime } from "./berth-runtime.js";
+import { removeCgroup } from "./cgroups.js";
 import { startContainerd } from "./containerd/containerd.js";
 import { repoRoot } from "./images.js";
 import { startRegistryWithTestImages } from "./registry.js";
@@ -27,7 +29,7 @@ async function main(): Promise<void> {
     const ctrd = await startContainerd({ sandboxImage: reg.pause.ref, registryHosts: [reg.registry.host] });
     cleanups.push(() => ctrd.stop());
     const cgroupParent = `/berth-demo-${process.pid}`;
-    cleanups.push(() => removeEmptyCgroup(cgroupParent));
+    cleanups.push(() => removeCgroup(cgroupParent));
 
     const podFile = join(dir, "pod.yaml");
     const ctrFile = join(dir, "container.yaml");
@@ -63,10 +65,10 @@ async function main(): Promise<void> {
     berth("version");
     berth("pull", reg.busybox.ref);
     berth("images");
-    note(`pod config ${podFile}:\n${indent(await readText(podFile))}`);
+    note(`pod config ${podFile}:\n${indent(await readFile(podFile, "utf8"))}`);
     const pod = berth("runp", podFile).trim();
     berth("pods");
-    note(`container config ${ctrFile} (cpu 0.5 core, 64 MiB):\n${indent(await readText(ctrFile))}`);
+    note(`container config ${ctrFile} (cpu 0.5 core, 64 MiB):\n${indent(await readFile(ctrFile, "utf8"))}`);
     const ctr = berth("create", pod, ctrFile, podFile).trim();
     berth("start", ctr);
     berth("ps");
@@ -96,8 +98,20 @@ async function main(): Promise<void> {
     berth("stopp", pod);
     berth("rmp", pod);
     berth("rmi", reg.busybox.ref);
+
+    note(
+      "berth's own runtime, `berth runtime`, started with a private root: its image side (pods come next)",
+    );
+    const rt = await startBerthRuntime({ logLevel: "info" });
+    cleanups.push(async () => void (await rt.stop()));
+    const own = (...args: string[]) => run(["--runtime-endpoint", rt.endpoint, "--timeout", "60s", ...args]);
+    own("version");
+    own("pull", reg.busybox.ref);
+    own("images");
+    own("imagefsinfo");
+    own("rmi", reg.busybox.ref);
   } finally {
-    note("stopping containerd and the registry, removing what they made");
+    note("stopping the runtimes and the registry, removing what they made");
     await cleanup();
   }
 }
@@ -120,18 +134,6 @@ function note(text: string): void {
 }
 
 const indent = (text: string) => text.replace(/^/gm, "#   ").trimEnd();
-
-async function readText(path: string): Promise<string> {
-  const { readFile } = await import("node:fs/promises");
-  return readFile(path, "utf8");
-}
-
-async function removeEmptyCgroup(cgroup: string): Promise<void> {
-  const { readdir, rmdir } = await import("node:fs/promises");
-  for (const h of await readdir("/sys/fs/cgroup")) {
-    await rmdir(join("/sys/fs/cgroup", h, cgroup)).catch(() => {});
-  }
-}
 
 main().catch((err) => {
   console.error(`demo failed: ${err instanceof Error ? err.message : err}`);
