@@ -133,7 +133,7 @@ const pullKills: KillPoint[] = [
     name: "unpacking the last layer",
     stepFrom: beforeLastLayer,
     until: (s) => [...s.snapshots.values()].some((r) => r.kind === "Active" && r.parent === chain[last - 1]),
-    slices: [0, 200],
+    slices: [0, 60],
   },
   {
     name: "labelling the layers and the config",
@@ -228,7 +228,7 @@ test("kill -9 of a pull, then of its retry once the image is named: the killed p
   ));
 
 for (const [i, point] of removeKills.entries()) {
-  test(`kill -9 while ${point.name} of RemoveImage, restart: whole or gone, a second remove leaves nothing`, async (t) => {
+  test(`kill -9 of RemoveImage while ${point.name}, restart: whole or gone, a second remove leaves nothing`, async (t) => {
     const rand = random(seed + pullKills.length + i);
     const rt = await startBerthRuntime();
     let conn = dialCri(rt.endpoint);
