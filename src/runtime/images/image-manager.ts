@@ -19,7 +19,7 @@ import { isIndexType } from "./media-types.js";
 import { chainIds, type ImageConfig, parseImageConfig, parseIndex, parseManifest } from "./oci.js";
 import { defaultMatcher, type MatchComparer } from "./platforms.js";
 import { ProgressHub } from "./progress.js";
-import { type PullResult, pull } from "./pull.js";
+import { dropLeasesOfKilledPulls, type PullResult, pull } from "./pull.js";
 
 export interface ImageManagerOptions {
   content: ContentStore;
@@ -129,12 +129,16 @@ export class ImageManager {
     return d;
   }
 
-  /** Deletes image records by name (a missing one is fine), then collects what they held. */
+  /**
+   * Deletes image records by name (a missing one is fine) and the leases that killed pulls
+   * of them left, then collects what they held.
+   */
   async remove(ns: string, names: string[]): Promise<void> {
     for (const name of names) {
       await this.opts.images.delete(ns, name).catch((err) => {
         if (!isNotFound(err)) throw err;
       });
+      await dropLeasesOfKilledPulls(this.opts, ns, name);
     }
     await this.opts.gc.collect();
   }

@@ -89,9 +89,14 @@ export async function pull(deps: PullDeps, req: PullRequest): Promise<PullResult
  * A pull killed with its daemon leaves its lease until it expires, as containerd does, so
  * that a retry finds the blobs and snapshots it made and resumes its ingests. Once a retry
  * has the image, the image keeps what it needs and those leases keep only leftovers
- * (half-applied snapshots, blobs of an older target): dropped, GC can free them.
+ * (half-applied snapshots, blobs of an older target): dropped, GC can free them. Removing
+ * the image drops them too: nobody wants what they hold any more.
  */
-async function dropLeasesOfKilledPulls(deps: PullDeps, ns: string, name: string): Promise<void> {
+export async function dropLeasesOfKilledPulls(
+  deps: Pick<PullDeps, "leases" | "log">,
+  ns: string,
+  name: string,
+): Promise<void> {
   for (const l of await deps.leases.list(ns)) {
     if (l.labels[LabelPullRef] !== name || l.labels[LabelPullRun] === thisRun) continue;
     await deps.leases.delete(ns, l.id).catch((err) => {
