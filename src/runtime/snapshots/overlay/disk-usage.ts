@@ -18,7 +18,9 @@ export async function diskUsage(root: string): Promise<Usage> {
       size += Number(st.blocks) * 512;
     }
     if (st.isDirectory()) {
-      for (const name of await readdir(path)) await visit(join(path, name));
+      // A directory's entries are stat'ed together: one at a time, each waits a thread-pool
+      // round trip, and a snapshot commit waits for the whole walk.
+      await Promise.all((await readdir(path)).map((name) => visit(join(path, name))));
     }
   };
   await visit(root);
