@@ -2,48 +2,39 @@
 import { Command, CommanderError, Option } from "commander";
 import { DefaultEndpoint } from "../cri/endpoint.js";
 import { BerthError, messageOf } from "../lib/errdefs.js";
-import * as containerActions from "./container-actions.js";
-import * as create from "./create.js";
-import * as exec from "./exec.js";
-import * as imagefsinfo from "./imagefsinfo.js";
-import * as images from "./images.js";
-import * as info from "./info.js";
-import * as inspect from "./inspect.js";
-import * as logs from "./logs.js";
-import * as podActions from "./pod-actions.js";
-import * as pods from "./pods.js";
-import * as ps from "./ps.js";
-import * as pull from "./pull.js";
-import * as rmi from "./rmi.js";
-import * as runp from "./runp.js";
 import * as runtime from "./runtime.js";
-import * as stats from "./stats.js";
-import * as update from "./update.js";
-import * as version from "./version.js";
 
-/** The whole command tree, in `berth --help` order. */
-const commands = [
-  version,
-  info,
-  pods,
-  runp,
-  podActions,
-  ps,
-  create,
-  containerActions,
-  inspect,
-  logs,
-  exec,
-  stats,
-  update,
-  images,
-  pull,
-  rmi,
-  imagefsinfo,
-  runtime,
+interface CommandModule {
+  register(program: Command): void;
+}
+
+/**
+ * The whole command tree, in `berth --help` order, loaded on demand: `berth runtime`, a
+ * long-lived daemon, loads none of the client commands and their CRI client code.
+ */
+const commands: readonly (() => Promise<CommandModule>)[] = [
+  () => import("./version.js"),
+  () => import("./info.js"),
+  () => import("./pods.js"),
+  () => import("./runp.js"),
+  () => import("./pod-actions.js"),
+  () => import("./ps.js"),
+  () => import("./create.js"),
+  () => import("./container-actions.js"),
+  () => import("./inspect.js"),
+  () => import("./logs.js"),
+  () => import("./exec.js"),
+  () => import("./stats.js"),
+  () => import("./update.js"),
+  () => import("./images.js"),
+  () => import("./pull.js"),
+  () => import("./rmi.js"),
+  () => import("./imagefsinfo.js"),
+  async () => runtime,
 ];
 
-export function newProgram(): Command {
+/** The program; with `only: "runtime"`, just that command (what `berth runtime …` needs). */
+export async function newProgram(only?: "runtime"): Promise<Command> {
   const program = new Command("berth")
     .description("berth: a Kubernetes node in TypeScript. These commands talk CRI to any runtime endpoint.")
     .addOption(
@@ -61,12 +52,13 @@ export function newProgram(): Command {
     .enablePositionalOptions()
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const c of commands) c.register(program);
+  const modules = only === "runtime" ? [runtime] : await Promise.all(commands.map((load) => load()));
+  for (const m of modules) m.register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = newProgram();
+  const program = await newProgram(argv[0] === "runtime" ? "runtime" : undefined);
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
