@@ -19,7 +19,12 @@ import {
 } from "../../lib/errdefs.js";
 import { decompressStream } from "../archive/decompress.js";
 import { readTar, TypeFlag } from "../archive/tar-reader.js";
-import type { ContentInfo, ContentStore, Descriptor, Platform } from "../core/content/content.js";
+import {
+  type ContentInfo,
+  type Descriptor,
+  hasContent,
+  type Platform,
+} from "../core/content/content.js";
 import type { Image, ImageStore } from "../core/images/image.js";
 import { LabelGCRefContent, LabelUncompressed } from "../core/labels.js";
 import { parseDockerRef } from "../reference/reference.js";
@@ -187,7 +192,7 @@ class Import {
       const digest = `sha256:${named}`;
       // Leased before looked at, so a collection meanwhile keeps it.
       await this.lease({ type: "content", id: digest });
-      if (await has(this.deps.content, this.ns, digest)) return { digest, size };
+      if (await hasContent(this.deps.content, this.ns, digest)) return { digest, size };
     }
     return this.write(name, size, body, named && `sha256:${named}`);
   }
@@ -344,7 +349,8 @@ class Import {
     const manifest = parseManifest(desc, await this.readBlob(desc, "image manifest"));
     const config = parseImageConfig(manifest.config, await this.readBlob(manifest.config, "image config"));
     for (const layer of manifest.layers) {
-      if (!(await has(this.deps.content, this.ns, layer.digest))) throw missingBlob(layer.digest, "layer");
+      if (!(await hasContent(this.deps.content, this.ns, layer.digest)))
+        throw missingBlob(layer.digest, "layer");
     }
     const chainId = await unpackImage(this.deps, {
       ns: this.ns,
@@ -427,15 +433,5 @@ function parseJson<T>(name: string, data: Buffer): T {
     return JSON.parse(data.toString("utf8")) as T;
   } catch (err) {
     throw invalidArgument(`${name} is not valid JSON`, err);
-  }
-}
-
-async function has(content: ContentStore, ns: string, digest: string): Promise<boolean> {
-  try {
-    await content.info(ns, digest);
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
   }
 }

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import pLimit from "p-limit";
 import { invalidArgument, isAlreadyExists, isNotFound, kindOf, wrap } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
-import type { ContentStore, Descriptor } from "../core/content/content.js";
+import { type ContentStore, type Descriptor, hasContent, setContentLabels } from "../core/content/content.js";
 import type { Image, ImageStore } from "../core/images/image.js";
 import { LabelDistributionSource, LabelGCRefContent } from "../core/labels.js";
 import type { LeaseManager, LeaseResource } from "../core/leases/leases.js";
@@ -161,8 +161,10 @@ class Pull {
         this.deps.platform,
         1,
       );
-      await this.label(
-        desc,
+      await setContentLabels(
+        this.deps.content,
+        this.req.ns,
+        desc.digest,
         Object.fromEntries(chosen.map((m, i) => [`${LabelGCRefContent}.m.${i}`, m.digest])),
       );
       desc = chosen[0] as Descriptor;
@@ -208,7 +210,7 @@ class Pull {
     // Leased before it is looked at or written, so that a collection running meanwhile (an
     // image removed, which shared it) keeps it until the labels do; as containerd's writer.
     await this.lease({ type: "content", id: desc.digest });
-    if (await has(content, ns, desc.digest)) {
+    if (await hasContent(content, ns, desc.digest)) {
       tracker?.update(desc, { state: "exists", offset: desc.size });
       return;
     }
@@ -257,30 +259,12 @@ class Pull {
         // Another pull of the same blob holds the ingest: wait for it, as containerd does.
         if (kindOf(err) !== "Unavailable" || attempt > 600) throw err;
         await new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt)));
-        if (await has(this.deps.content, ns, desc.digest)) return undefined;
+        if (await hasContent(this.deps.content, ns, desc.digest)) return undefined;
       }
     }
   }
 
   private lease(r: LeaseResource): Promise<void> {
     return this.deps.leases.addResource(this.req.ns, this.leaseId, r);
-  }
-
-  private async label(desc: Descriptor, labels: Record<string, string>): Promise<void> {
-    await this.deps.content.update(
-      this.req.ns,
-      { digest: desc.digest, labels },
-      Object.keys(labels).map((k) => `labels.${k}`),
-    );
-  }
-}
-
-async function has(content: ContentStore, ns: string, digest: string): Promise<boolean> {
-  try {
-    await content.info(ns, digest);
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
   }
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { failedPrecondition, isNotFound } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
-import type { ContentStore, Descriptor } from "../core/content/content.js";
+import { type ContentStore, type Descriptor, setContentLabels } from "../core/content/content.js";
 import { LabelGCRefContent, LabelGCRefSnapshot, LabelUncompressed } from "../core/labels.js";
 import type { LeaseManager, LeaseResource } from "../core/leases/leases.js";
 import type { Snapshotter } from "../core/snapshots/snapshots.js";
@@ -97,15 +97,11 @@ function lease(deps: UnpackerDeps, u: UnpackImage, r: LeaseResource): Promise<vo
 }
 
 /** Sets the named labels of a blob, leaving its others alone. */
-export async function label(
+export function label(
   deps: Pick<UnpackerDeps, "content">,
   ns: string,
   desc: Descriptor,
   labels: Record<string, string>,
 ): Promise<void> {
-  await deps.content.update(
-    ns,
-    { digest: desc.digest, labels },
-    Object.keys(labels).map((k) => `labels.${k}`),
-  );
+  return setContentLabels(deps.content, ns, desc.digest, labels);
 }

@@ -1,6 +1,7 @@
 // The content store's contract (after containerd's core/content/content.go): blobs
 // addressed by digest, written through resumable ingests and checked on commit.
 import type { Readable } from "node:stream";
+import { isNotFound } from "../../../lib/errdefs.js";
 
 /** An OCI descriptor, as in manifests and indexes. */
 export interface Descriptor {
@@ -81,4 +82,29 @@ export interface ContentStore {
   status(ns: string, ref: string): Promise<IngestStatus>;
   listStatuses(ns: string): Promise<IngestStatus[]>;
   abort(ns: string, ref: string): Promise<void>;
+}
+
+/** Whether the namespace has the blob. */
+export async function hasContent(content: ContentStore, ns: string, digest: string): Promise<boolean> {
+  try {
+    await content.info(ns, digest);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** Sets (adds or replaces) these labels of a blob, leaving its others alone. */
+export async function setContentLabels(
+  content: ContentStore,
+  ns: string,
+  digest: string,
+  labels: Record<string, string>,
+): Promise<void> {
+  await content.update(
+    ns,
+    { digest, labels },
+    Object.keys(labels).map((k) => `labels.${k}`),
+  );
 }
