@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { kindOf } from "../src/lib/errdefs.js";
-import { bundleSpec, unpackBusybox, writeBundle } from "../src/runc/busybox-bundle.js";
 import { Runc } from "../src/runc/runc.js";
+import { bundleSpec, unpackBusybox, writeBundle } from "../src/testenv/busybox-bundle.js";
 import { existingCgroups, removeCgroup } from "../src/testenv/cgroups.js";
 
 const cgroupParent = `/berth-test-runc-${process.pid}`;

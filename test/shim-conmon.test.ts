@@ -9,9 +9,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { kindOf } from "../src/lib/errdefs.js";
 import { newLogger } from "../src/lib/log.js";
 import { ConmonShim } from "../src/shim/conmon-shim.js";
-import { ConmonTestEnv } from "../src/shim/conmon-test-env.js";
 import { restrictOomScoreAdj } from "../src/shim/oom-score-adj.js";
 import { containerState, exitReason } from "../src/shim/process-state.js";
+import { ConmonTestEnv } from "../src/testenv/conmon-test-env.js";
 
 let env: ConmonTestEnv;
 

@@ -9,8 +9,8 @@ import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { kindOf } from "../src/lib/errdefs.js";
-import { ConmonTestEnv } from "../src/shim/conmon-test-env.js";
 import { exitReason } from "../src/shim/process-state.js";
+import { ConmonTestEnv } from "../src/testenv/conmon-test-env.js";
 
 const exec = promisify(execFile);
 let env: ConmonTestEnv;

@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { newLogger } from "../lib/log.js";
-import { type BundleSpecOptions, bundleSpec, unpackBusybox, writeBundle } from "../runc/busybox-bundle.js";
 import { Runc } from "../runc/runc.js";
-import { existingCgroups, removeCgroup } from "../testenv/cgroups.js";
-import { ConmonShim } from "./conmon-shim.js";
+import { ConmonShim } from "../shim/conmon-shim.js";
+import { type BundleSpecOptions, bundleSpec, unpackBusybox, writeBundle } from "./busybox-bundle.js";
+import { existingCgroups, removeCgroup } from "./cgroups.js";
 
 export interface Leftovers {
   runcContainers: string[];

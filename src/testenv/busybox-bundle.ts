@@ -5,10 +5,10 @@ import { createReadStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { newLogger } from "../lib/log.js";
+import type { LinuxResources, Spec } from "../runc/oci-spec.js";
 import { applyLayer } from "../runtime/archive/apply.js";
 import { decompressStream } from "../runtime/archive/decompress.js";
-import { buildTestImages, defaultImagesDir } from "../testenv/images.js";
-import type { LinuxResources, Spec } from "./oci-spec.js";
+import { buildTestImages, defaultImagesDir } from "./images.js";
 
 /** Unpacks the busybox test image into `dir` (created); returns `dir`. */
 export async function unpackBusybox(dir: string): Promise<string> {
