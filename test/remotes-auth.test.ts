@@ -13,6 +13,7 @@ import { type BuiltImage, buildTestImages, defaultImagesDir } from "../src/teste
 import { type Registry, startRegistry } from "../src/testenv/registry.js";
 import { startTokenServer, type TokenServer } from "../src/testenv/token-server.js";
 import { captureLog } from "./support/capture-log.js";
+import { fetchImage, rejection } from "./support/resolver.js";
 
 const user = "alice";
 const password = "s3cret";
@@ -31,27 +32,6 @@ function resolver(auth?: RegistryAuth): Resolver {
   });
   resolvers.push(r);
   return r;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a rejection");
-}
-
-async function fetchAll(r: Resolver, ref: string): Promise<void> {
-  const { descriptor } = await r.resolve(ref);
-  const chunks: Buffer[] = [];
-  for await (const c of await r.fetch(ref, descriptor)) chunks.push(c as Buffer);
-  const manifest = JSON.parse(Buffer.concat(chunks).toString());
-  for (const desc of [manifest.config, ...manifest.layers]) {
-    for await (const _ of await r.fetch(ref, desc)) {
-      // drain; the stream verifies size and digest
-    }
-  }
 }
 
 before(async () => {
@@ -77,11 +57,11 @@ describe("basic auth (htpasswd)", () => {
   });
 
   test("good credentials pull manifest, config and layers", async () => {
-    await fetchAll(resolver({ username: user, password }), ref);
+    await fetchImage(resolver({ username: user, password }), ref);
   });
 
   test("the docker-config `auth` form works too", async () => {
-    await fetchAll(resolver({ auth: Buffer.from(`${user}:${password}`).toString("base64") }), ref);
+    await fetchImage(resolver({ auth: Buffer.from(`${user}:${password}`).toString("base64") }), ref);
   });
 
   test("bad or no credentials: the 401 stands, in containerd's words", async () => {
@@ -129,21 +109,21 @@ describe("token auth (bearer)", () => {
 
   test("username and password: OAuth2 POST (grant_type=password), one token for the whole pull", async () => {
     const n = tokens.requests.length;
-    await fetchAll(resolver({ username: user, password }), ref);
+    await fetchImage(resolver({ username: user, password }), ref);
     assert.deepEqual(since(n), ["POST password 200"]);
     assert.deepEqual(tokens.requests.at(-1)?.scopes, ["repository:library/busybox:pull"]);
   });
 
   test("identity token: OAuth2 POST with grant_type=refresh_token", async () => {
     const n = tokens.requests.length;
-    await fetchAll(resolver({ identityToken: "identity-token-1" }), ref);
+    await fetchImage(resolver({ identityToken: "identity-token-1" }), ref);
     assert.deepEqual(since(n), ["POST refresh_token 200"]);
   });
 
   test("registry token: sent as the bearer token, no token server involved", async () => {
     const token = await tokens.auth.mint(user, "repository:library/busybox:pull");
     const n = tokens.requests.length;
-    await fetchAll(resolver({ registryToken: token }), ref);
+    await fetchImage(resolver({ registryToken: token }), ref);
     assert.deepEqual(since(n), []);
   });
 
@@ -176,7 +156,7 @@ describe("token auth without the OAuth2 POST", () => {
     registries.push(reg);
     const { ref } = await reg.push(busybox, "library/busybox", "latest");
     const n = tokens.requests.length;
-    await fetchAll(resolver({ username: user, password }), ref);
+    await fetchImage(resolver({ username: user, password }), ref);
     assert.deepEqual(
       tokens.requests.slice(n).map((x) => `${x.method} ${x.grant} ${x.status}`),
       ["POST  405", "GET basic 200"],
@@ -189,7 +169,7 @@ describe("token auth without the OAuth2 POST", () => {
     const reg = await startRegistry({ tokenAuth: tokens.auth, credentials: { username: user, password } });
     registries.push(reg);
     const { ref } = await reg.push(busybox, "library/busybox", "latest");
-    await fetchAll(resolver(), ref);
+    await fetchImage(resolver(), ref);
     assert.equal(tokens.requests.at(-1)?.grant, "anonymous");
   });
 });

@@ -10,6 +10,7 @@ import { newResolver, type Resolver } from "../src/runtime/remotes/resolver.js";
 import { type BuiltImage, buildTestImages, defaultImagesDir } from "../src/testenv/images.js";
 import { freePort, type Registry, startRegistry } from "../src/testenv/registry.js";
 import { type CapturedLog, captureLog } from "./support/capture-log.js";
+import { fetchImage, rejection } from "./support/resolver.js";
 
 let dir: string;
 let busybox: BuiltImage;
@@ -29,28 +30,6 @@ async function withHostsToml(
   const r = newResolver({ log: captured.log, configDir, retry: { attempts: 2, minDelayMs: 50 } });
   resolvers.push(r);
   return { r, captured };
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a rejection");
-}
-
-async function pullAll(r: Resolver, ref: string): Promise<string> {
-  const { descriptor } = await r.resolve(ref);
-  const chunks: Buffer[] = [];
-  for await (const c of await r.fetch(ref, descriptor)) chunks.push(c as Buffer);
-  const manifest = JSON.parse(Buffer.concat(chunks).toString());
-  for (const desc of [manifest.config, ...manifest.layers]) {
-    for await (const _ of await r.fetch(ref, desc)) {
-      // drain; the stream verifies size and digest
-    }
-  }
-  return descriptor.digest;
 }
 
 /** Lines of the registry's access log that requested `pathPart`. */
@@ -86,7 +65,7 @@ describe("mirrors", () => {
       "registry.berth.test",
       `server = "http://127.0.0.1:1"\n\n[host."http://${withImage.host}"]\n  capabilities = ["pull", "resolve"]\n`,
     );
-    const digest = await pullAll(r, "registry.berth.test/library/busybox:latest");
+    const digest = await fetchImage(r, "registry.berth.test/library/busybox:latest");
     assert.equal(digest, busybox.manifestDigest);
     const requests = await accessed(withImage, "ns=registry.berth.test");
     assert.ok(requests.length >= 4, "manifest, config and layer requests name the original registry in ns=");
@@ -99,7 +78,7 @@ describe("mirrors", () => {
       withImage.host,
       `server = "http://${withImage.host}"\n\n[host."http://127.0.0.1:${downPort}"]\n  capabilities = ["pull", "resolve"]\n`,
     );
-    assert.equal(await pullAll(r, `${withImage.host}/library/busybox:latest`), busybox.manifestDigest);
+    assert.equal(await fetchImage(r, `${withImage.host}/library/busybox:latest`), busybox.manifestDigest);
     const skipped = captured.matching("trying next host");
     assert.match(
       String(skipped[0]?.err),
@@ -114,7 +93,7 @@ describe("mirrors", () => {
       withImage.host,
       `server = "http://${withImage.host}"\n\n[host."http://${empty.host}"]\n`,
     );
-    assert.equal(await pullAll(r, `${withImage.host}/library/busybox:latest`), busybox.manifestDigest);
+    assert.equal(await fetchImage(r, `${withImage.host}/library/busybox:latest`), busybox.manifestDigest);
     assert.ok(captured.matching("response was http.StatusNotFound").length >= 1);
     assert.ok(
       (await accessed(empty, `ns=${encodeURIComponent(withImage.host)}`)).length >= 1,
@@ -169,7 +148,7 @@ describe("TLS", () => {
       tls.host,
       `server = "https://${tls.host}"\nca = "${certPath}"\n`,
     );
-    assert.equal(await pullAll(r, `${tls.host}/library/busybox:latest`), busybox.manifestDigest);
+    assert.equal(await fetchImage(r, `${tls.host}/library/busybox:latest`), busybox.manifestDigest);
   });
 
   test("`skip_verify` accepts it without a CA", async () => {
@@ -178,7 +157,7 @@ describe("TLS", () => {
       tls.host,
       `server = "https://${tls.host}"\nskip_verify = true\n`,
     );
-    assert.equal(await pullAll(r, `${tls.host}/library/busybox:latest`), busybox.manifestDigest);
+    assert.equal(await fetchImage(r, `${tls.host}/library/busybox:latest`), busybox.manifestDigest);
   });
 
   test("neither: the certificate is refused as Go refuses it, without retries", async () => {

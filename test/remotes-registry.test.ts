@@ -24,6 +24,7 @@ import {
 } from "../src/testenv/images.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { captureLog } from "./support/capture-log.js";
+import { rejection } from "./support/resolver.js";
 
 let env: RegistryWithTestImages;
 let multi: BuiltIndex;
@@ -44,15 +45,6 @@ async function readStream(s: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of s) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a rejection");
 }
 
 const blobOf = (layoutDir: string, digest: string) =>

@@ -23,10 +23,6 @@ after(async () => {
   await env?.close();
 });
 
-async function assertNothingLeft(): Promise<void> {
-  assert.deepEqual(await env.leftovers(), { runcContainers: [], monitors: [], shimFiles: [], cgroups: [] });
-}
-
 async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -78,7 +74,7 @@ test("stdout and stderr go to the CRI log; exit code 3 and its time are recorded
   ]);
   await env.shim.delete(id);
   await assert.rejects(env.shim.state(id), (err) => kindOf(err) === "NotFound");
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });
 
 test("a line longer than conmon's buffer becomes P records and an F record; exit 0 is Completed", async () => {
@@ -99,7 +95,7 @@ test("a line longer than conmon's buffer becomes P records and an F record; exit
     "x".repeat(20000),
   );
   await env.shim.delete(id);
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });
 
 test("a memory hog under a 32 MiB limit is OOMKilled", async () => {
@@ -112,7 +108,7 @@ test("a memory hog under a 32 MiB limit is OOMKilled", async () => {
   assert.equal(exit.oomKilled, true);
   assert.equal(exitReason(exit), "OOMKilled");
   await env.shim.delete(id);
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });
 
 test("SIGTERM ends a process that traps it; SIGKILL ends one that ignores SIGTERM", async () => {
@@ -131,7 +127,7 @@ test("SIGTERM ends a process that traps it; SIGKILL ends one that ignores SIGTER
   await assert.rejects(env.shim.start("deaf"), (err) => kindOf(err) === "FailedPrecondition");
   await env.shim.delete("trap");
   await env.shim.delete("deaf");
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });
 
 test("exec sync returns output and exit code, and a timeout returns on time despite a background child", async () => {
@@ -185,7 +181,7 @@ test("exec sync returns output and exit code, and a timeout returns on time desp
     (err) => kindOf(err) === "FailedPrecondition",
   );
   await env.shim.delete(id);
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });
 
 test("the log is reopened after the kubelet renamed it", async () => {
@@ -209,7 +205,7 @@ test("the log is reopened after the kubelet renamed it", async () => {
   await env.shim.wait(id);
   await assert.rejects(env.shim.reopenLog(id), (err) => kindOf(err) === "FailedPrecondition");
   await env.shim.delete(id);
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });
 
 test("a failed create reports runc's error and leaves nothing; ids are unique", async () => {
@@ -220,7 +216,7 @@ test("a failed create reports runc's error and leaves nothing; ids are unique", 
     return true;
   });
   await assert.rejects(stat(env.logPath(id)), { code: "ENOENT" });
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 
   await env.shim.create({
     id: "dup",
@@ -232,7 +228,7 @@ test("a failed create reports runc's error and leaves nothing; ids are unique", 
     (err) => kindOf(err) === "AlreadyExists",
   );
   await env.shim.delete("dup"); // a created container is killed, then removed
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 
   const noConmon = new ConmonShim({
     stateDir: env.stateDir,
@@ -244,7 +240,7 @@ test("a failed create reports runc's error and leaves nothing; ids are unique", 
     noConmon.create({ id, bundle, logPath: env.logPath(id) }),
     /failed to create container "bad": failed to run conmon: spawn \/nonexistent\/conmon ENOENT/,
   );
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });
 
 test("oom_score_adj below the daemon's own fails here; restricted to it, the container runs", async () => {
@@ -253,7 +249,7 @@ test("oom_score_adj below the daemon's own fails here; restricted to it, the con
   const bundle = await env.bundle(id, ["sleep", "1000"], { oomScoreAdj: own - 100 });
   // runc's init dies writing it; runc only sees its pipe close.
   await assert.rejects(env.shim.create({ id, bundle, logPath: env.logPath(id) }), /runc create failed/);
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 
   const adj = await restrictOomScoreAdj(own - 100);
   assert.equal(adj, own);
@@ -262,7 +258,7 @@ test("oom_score_adj below the daemon's own fails here; restricted to it, the con
   await env.shim.kill(id, "SIGKILL");
   await env.shim.wait(id);
   await env.shim.delete(id);
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });
 
 test("a monitor is moved into the cgroup it is given, and costs little memory", async (t) => {
@@ -307,5 +303,5 @@ test("a monitor is moved into the cgroup it is given, and costs little memory", 
         () => undefined,
       ),
     );
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });

@@ -23,10 +23,6 @@ after(async () => {
   await env?.close();
 });
 
-async function assertNothingLeft(): Promise<void> {
-  assert.deepEqual(await env.leftovers(), { runcContainers: [], monitors: [], shimFiles: [], cgroups: [] });
-}
-
 /** A module of the same build as this test, for the child to import. */
 const moduleUrl = (rel: string) => new URL(rel, import.meta.url).href;
 
@@ -73,7 +69,7 @@ test("the monitor outlives the process that started it, and a new shim recovers 
   assert.equal(exit.exitCode, 137);
   assert.equal(exit.monitorLost, undefined);
   await shim.delete(id);
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });
 
 test("a container created but not started is recovered as created, and deleting it kills it", async () => {
@@ -86,7 +82,7 @@ test("a container created but not started is recovered as created, and deleting 
     createdAt: (await shim.state(id)).createdAt,
   });
   await shim.delete(id);
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });
 
 test("a container that exited while no daemon ran has its real exit code and time", async () => {
@@ -104,7 +100,7 @@ test("a container that exited while no daemon ran has its real exit code and tim
   assert.ok(state.exit.exitedAt.getTime() >= before + 500 && state.exit.exitedAt.getTime() <= Date.now());
   assert.equal(exitReason(state.exit), "Error");
   await shim.delete(id);
-  await assertNothingLeft();
+  await env.assertNothingLeft();
   await assert.rejects(shim.recover(id), (err) => kindOf(err) === "NotFound");
 });
 
@@ -118,5 +114,5 @@ test("a monitor killed before it recorded the exit: exit 255, reason Unknown, th
   assert.equal(exitReason(exit), "Unknown");
   assert.equal((await env.runc.state(id)).status, "stopped");
   await env.shim.delete(id);
-  await assertNothingLeft();
+  await env.assertNothingLeft();
 });

@@ -72,6 +72,14 @@ export class ConmonTestEnv {
     return this.shim.start(id);
   }
 
+  /** Fails with the list of what is left unless nothing is. */
+  async assertNothingLeft(): Promise<void> {
+    const left = await this.leftovers();
+    if (Object.values(left).some((l) => l.length > 0)) {
+      throw new Error(`left behind: ${JSON.stringify(left)}`);
+    }
+  }
+
   async leftovers(): Promise<Leftovers> {
     const shimFiles: string[] = [];
     for (const sub of ["exits", "attach", "containers"]) {
