@@ -1,66 +1,114 @@
-// The two runtimes the benchmark compares, each behind the same small interface: a CRI
-// image client, the daemon's pid, and a way to get back to an empty store between rounds.
+// The two runtimes the benchmarks compare, each behind the same small interface: CRI image
+// and runtime clients, the daemon's pid and its monitors' pids, a way to get back to an
+// empty store between rounds, and a stop() that leaves nothing of it on the machine.
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ImageServiceClient, newRemoteImageService } from "../src/cri/remote-image.js";
+import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
 import { type CriConnection, dialCri } from "../src/cri/transport.js";
+import { kindOf, messageOf } from "../src/lib/errdefs.js";
 import { type BerthRuntime, startBerthRuntime } from "../src/testenv/berth-runtime.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
+import { mountsUnder, unmountUnder } from "../src/testenv/containerd/mounts.js";
+import { killAndWait, pidsOf, pidsUsing } from "./proc.js";
 
 export interface Contender {
   readonly name: "berth" | "containerd";
-  /** The daemon's own process (containerd's shims do not exist without containers). */
+  /** The daemon's own process. */
   readonly pid: number;
   readonly images: ImageServiceClient;
+  readonly runtime: RuntimeServiceClient;
+  /** The per-container monitors it runs now: containerd's shims, berth's conmons. */
+  monitorPids(): Promise<number[]>;
   /** Removes the image and waits until no blob or snapshot of it is left. */
   reset(ref: string): Promise<void>;
+  /** Removes its pods, stops it and removes what it made; throws what it had to remove by force. */
   stop(): Promise<void>;
+}
+
+export interface ReferenceContainerd extends Contender {
+  /** Where it reads its pod network's CNI config. */
+  readonly cniConfDir: string;
+}
+
+/** What berth needs to run pods like the reference containerd. */
+export interface BerthPodConfig {
+  sandboxImage: string;
+  /** A CNI conf dir to read the pod network from: the reference containerd's, for the same network. */
+  cniConfDir: string;
 }
 
 /** How long a store may take to empty after RemoveImage. */
 const resetTimeoutMs = 60_000;
+/** Deadline of each CRI call (PullImage of a large image takes its time). */
+const callTimeoutMs = 10 * 60_000;
 
-export async function startBerth(parentDir: string, nodeArgs: string[]): Promise<Contender> {
-  const rt = await startBerthRuntime({ parentDir, logLevel: "info", nodeArgs });
+export async function startBerth(
+  parentDir: string,
+  nodeArgs: string[],
+  pods?: BerthPodConfig,
+): Promise<Contender> {
+  const configToml = pods && [
+    "[plugins.cri]",
+    `sandbox_image = ${JSON.stringify(pods.sandboxImage)}`,
+    "[plugins.cri.cni]",
+    `conf_dir = ${JSON.stringify(pods.cniConfDir)}`,
+    "",
+  ];
+  const rt = await startBerthRuntime({
+    parentDir,
+    logLevel: "info",
+    nodeArgs,
+    ...(configToml ? { configToml: configToml.join("\n") } : {}),
+  });
   return contender(
     "berth",
     rt.pid,
     rt.endpoint,
+    () => pidsOf("conmon", rt.dir),
     () => berthLeft(rt),
-    () => rt.stop().then(() => undefined),
+    (runtime) => stopBerth(rt, runtime),
   );
 }
 
-export async function startReferenceContainerd(parentDir: string, registryHost: string): Promise<Contender> {
-  const c = await startContainerd({
-    parentDir,
-    // Never pulled: the benchmark runs no pod.
-    sandboxImage: `${registryHost}/berth/pause:3.9`,
-    registryHosts: [registryHost],
-  });
-  return contender(
+export async function startReferenceContainerd(
+  parentDir: string,
+  registryHost: string,
+  // The name startRegistryWithTestImages pushes pause under; pulled only when a pod runs.
+  sandboxImage = `${registryHost}/berth/pause:3.9`,
+): Promise<ReferenceContainerd> {
+  const c = await startContainerd({ parentDir, sandboxImage, registryHosts: [registryHost] });
+  const self = contender(
     "containerd",
     c.pid,
     c.endpoint,
+    // Each shim gets the socket, under the instance's dir, as -address.
+    () => pidsOf("containerd-shim-runc-v2", c.baseDir),
     () => containerdLeft(c),
+    // The harness removes the CRI pods first, then whatever they left.
     () => c.stop(),
   );
+  return { ...self, cniConfDir: c.cniConfDir };
 }
 
 function contender(
   name: Contender["name"],
   pid: number,
   endpoint: string,
+  monitorPids: () => Promise<number[]>,
   left: () => Promise<string[]>,
-  stop: () => Promise<void>,
+  stop: (runtime: RuntimeServiceClient) => Promise<void>,
 ): Contender {
-  const conn: CriConnection = dialCri(endpoint);
+  const conn: CriConnection = dialCri(endpoint, { timeoutMs: callTimeoutMs });
   const images = newRemoteImageService(conn);
+  const runtime = newRemoteRuntimeService(conn);
   return {
     name,
     pid,
     images,
+    runtime,
+    monitorPids,
     reset: async (ref) => {
       await images.removeImage({ image: { image: ref } });
       const deadline = Date.now() + resetTimeoutMs;
@@ -71,10 +119,65 @@ function contender(
       }
     },
     stop: async () => {
-      conn.close();
-      await stop();
+      try {
+        await stop(runtime);
+      } finally {
+        conn.close();
+      }
     },
   };
+}
+
+/**
+ * Pods go through the CRI, as the kubelet removes them, so that CNI DEL runs; then the
+ * daemon stops, and whatever still runs or is mounted under its dir is removed by force
+ * and reported.
+ */
+async function stopBerth(rt: BerthRuntime, runtime: RuntimeServiceClient): Promise<void> {
+  const problems: string[] = [];
+  await removeAllPods(runtime).catch((err) => problems.push(messageOf(err)));
+  await rt.terminate().catch(() => undefined); // already exited: nothing to stop
+  const pids = await pidsUsing(rt.dir);
+  if (pids.length > 0) {
+    problems.push(`processes ${pids.join(", ")} still ran`);
+    const alive = await killAndWait(pids);
+    if (alive.length > 0) problems.push(`processes ${alive.join(", ")} survive SIGKILL`);
+  }
+  const mounts = mountsUnder(rt.dir);
+  if (mounts.length > 0) {
+    problems.push(`still mounted: ${mounts.join(", ")}`);
+    await unmountUnder(rt.dir);
+  }
+  await rt.stop();
+  if (problems.length > 0) throw new Error(`berth left behind: ${problems.join("; ")}`);
+}
+
+/** Stops and removes every container and pod sandbox, as the kubelet's killPod and GC do. */
+export async function removeAllPods(runtime: RuntimeServiceClient): Promise<void> {
+  const errs: string[] = [];
+  const attempt = (what: string, call: () => Promise<unknown>) =>
+    call().catch((err) => {
+      if (kindOf(err) !== "NotFound") errs.push(`${what}: ${messageOf(err)}`);
+    });
+  let containers: { id: string }[];
+  let sandboxes: { id: string }[];
+  try {
+    containers = (await runtime.listContainers({})).containers;
+    sandboxes = (await runtime.listPodSandbox({})).items;
+  } catch (err) {
+    // A runtime without pods (berth before it ran any) has nothing to remove.
+    if (kindOf(err) === "NotImplemented") return;
+    throw err;
+  }
+  for (const { id } of containers) {
+    await attempt(`StopContainer ${id}`, () => runtime.stopContainer({ containerId: id, timeout: 0n }));
+    await attempt(`RemoveContainer ${id}`, () => runtime.removeContainer({ containerId: id }));
+  }
+  for (const { id } of sandboxes) {
+    await attempt(`StopPodSandbox ${id}`, () => runtime.stopPodSandbox({ podSandboxId: id }));
+    await attempt(`RemovePodSandbox ${id}`, () => runtime.removePodSandbox({ podSandboxId: id }));
+  }
+  if (errs.length > 0) throw new Error(errs.join("; "));
 }
 
 /** Blob files and snapshot directories on berth's disk (plugin dirs are <root>/<type>.<id>). */

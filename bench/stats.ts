@@ -3,15 +3,25 @@
 export interface Summary {
   min: number;
   median: number;
+  p95: number;
   max: number;
 }
 
 export function summarize(samples: number[]): Summary {
   if (samples.length === 0) throw new Error("no samples");
   const s = [...samples].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  const median = s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-  return { min: s[0] as number, median, max: s.at(-1) as number };
+  return { min: s[0] as number, median: quantile(s, 0.5), p95: quantile(s, 0.95), max: s.at(-1) as number };
+}
+
+/**
+ * The q-quantile of ascending samples, interpolating between the two nearest ranks (numpy's
+ * and R's default), so that the median of an even count is the mean of the middle pair.
+ */
+export function quantile(sorted: number[], q: number): number {
+  const h = (sorted.length - 1) * q;
+  const lo = sorted[Math.floor(h)] as number;
+  const hi = sorted[Math.ceil(h)] as number;
+  return lo + (h - Math.floor(h)) * (hi - lo);
 }
 
 /** berth over containerd, rounded to two places: below 1 means berth is faster or smaller. */

@@ -37,6 +37,8 @@ export const alreadyExists = (message: string, cause?: unknown) =>
   new BerthError("AlreadyExists", message, { cause });
 export const failedPrecondition = (message: string, cause?: unknown) =>
   new BerthError("FailedPrecondition", message, { cause });
+export const notImplemented = (message: string, cause?: unknown) =>
+  new BerthError("NotImplemented", message, { cause });
 export const unavailable = (message: string, cause?: unknown) =>
   new BerthError("Unavailable", message, { cause });
 
@@ -47,6 +49,11 @@ export function kindOf(err: unknown): ErrorKind {
 
 export const isNotFound = (err: unknown) => kindOf(err) === "NotFound";
 export const isAlreadyExists = (err: unknown) => kindOf(err) === "AlreadyExists";
+
+/** For `.catch(ignoreNotFound)` where something already gone is what was wanted. */
+export function ignoreNotFound(err: unknown): void {
+  if (!isNotFound(err)) throw err;
+}
 
 /**
  * Adds the step and object to an error while keeping its kind, like Go's

@@ -47,12 +47,40 @@ export interface Linux {
   resources?: LinuxResources;
   cgroupsPath?: string;
   namespaces?: { type: NamespaceType; path?: string }[];
-  devices?: unknown[];
-  seccomp?: unknown;
+  devices?: LinuxDevice[];
+  seccomp?: LinuxSeccomp;
   rootfsPropagation?: string;
   maskedPaths?: string[];
   readonlyPaths?: string[];
   mountLabel?: string;
+}
+
+/** A device node runc creates in the container. */
+export interface LinuxDevice {
+  path: string;
+  type: string;
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface LinuxSeccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  listenerPath?: string;
+  listenerMetadata?: string;
+  syscalls?: LinuxSyscall[];
+}
+
+export interface LinuxSyscall {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: { index: number; value: number; valueTwo?: number; op: string }[];
 }
 
 export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "user" | "cgroup";

@@ -7,6 +7,7 @@ import { gcPlugin } from "./gc/plugin.js";
 import { leasesPlugin } from "./leases/plugin.js";
 import type { Plugin } from "./plugin.js";
 import { overlayPlugin } from "./snapshots/overlay/plugin.js";
+import { taskPlugin } from "./tasks/plugin.js";
 
 export const builtins: readonly Plugin[] = [
   metadataPlugin,
@@ -14,5 +15,6 @@ export const builtins: readonly Plugin[] = [
   overlayPlugin,
   leasesPlugin,
   gcPlugin,
+  taskPlugin,
   criPlugin,
 ];

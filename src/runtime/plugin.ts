@@ -16,6 +16,8 @@ export const PluginType = {
   Images: "images",
   Leases: "leases",
   GC: "gc",
+  /** Runs containers: tasks, their bundles and monitors. */
+  Runtime: "runtime",
   /** Served on the daemon's socket: the instance is a GrpcService. */
   Grpc: "grpc",
 } as const;

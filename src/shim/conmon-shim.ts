@@ -34,8 +34,8 @@ import {
   alreadyExists,
   BerthError,
   failedPrecondition,
+  ignoreNotFound,
   isAlreadyExists,
-  isNotFound,
   messageOf,
   notFound,
   wrap,
@@ -518,10 +518,6 @@ async function isMonitor(pid: number, id: string): Promise<boolean> {
 
 async function exists(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined)) !== undefined;
-}
-
-function ignoreNotFound(err: unknown): void {
-  if (!isNotFound(err)) throw err;
 }
 
 function startPipe(child: ChildProcess): Writable {

@@ -10,6 +10,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { newRemoteRuntimeService } from "../cri/remote-runtime.js";
 import { dialCri } from "../cri/transport.js";
 import type { LogLevel } from "../lib/log.js";
+import { existingCgroups } from "./cgroups.js";
+import { cgroupProcs, subdirs } from "./containerd/cgroups.js";
+import { readdirSafe, readFileSafe, readlinkSafe } from "./containerd/files.js";
+import type { Leftover } from "./containerd/leftovers.js";
+import { mountsUnder } from "./containerd/mounts.js";
+import { enslavedTo } from "./containerd/network.js";
 import { repoRoot } from "./images.js";
 
 export interface BerthRuntimeOptions {
@@ -182,4 +188,44 @@ async function waitReady(endpoint: string, proc: Running, timeoutMs: number): Pr
     await sleep(50);
   }
   throw new Error(`Version did not answer within ${timeoutMs} ms: ${(last as Error | undefined)?.message}`);
+}
+
+export interface BerthLeftoversOptions {
+  /** The bridge of the pod network the test configured: veths still on it are pods not torn down. */
+  bridge?: string;
+  /** Cgroup parents the test gave its pods (e.g. "/berth-test-123"): any cgroup below one is left over. */
+  cgroupParents?: string[];
+}
+
+/**
+ * What of a berth runtime and its pods is still on the machine, in the containerd harness's
+ * terms: processes whose argv or root points into its dir (the daemon, conmon, runc, the
+ * containers) or that sit in the given cgroups, mounts under its dir (rootfs overlays, shm,
+ * pinned netns), veths on the bridge and cgroups below the parents. Call it after
+ * terminate() and before stop(), whose rm of the dir must not run into a leftover mount.
+ */
+export async function berthLeftovers(
+  rt: BerthRuntime,
+  opts: BerthLeftoversOptions = {},
+): Promise<Leftover[]> {
+  const out: Leftover[] = [];
+  const cgroupDirs: string[] = [];
+  for (const parent of opts.cgroupParents ?? []) {
+    for (const dir of await existingCgroups(parent)) cgroupDirs.push(...subdirs(dir));
+  }
+  const inCgroups = new Set(cgroupDirs.flatMap((d) => cgroupProcs(d)));
+  const prefix = `${rt.dir}/`;
+  for (const name of readdirSafe("/proc")) {
+    const pid = Number(name);
+    if (!/^\d+$/.test(name) || pid === process.pid) continue;
+    const argv = (readFileSafe(`/proc/${name}/cmdline`) ?? "").split("\0").filter(Boolean);
+    const root = readlinkSafe(`/proc/${name}/root`) ?? "";
+    if (inCgroups.has(pid) || root.startsWith(prefix) || argv.some((a) => a.includes(rt.dir))) {
+      out.push({ kind: "process", what: `${pid} ${argv.join(" ").slice(0, 200)}` });
+    }
+  }
+  for (const m of mountsUnder(rt.dir)) out.push({ kind: m.includes("/netns/") ? "netns" : "mount", what: m });
+  if (opts.bridge) for (const l of enslavedTo(opts.bridge)) out.push({ kind: "link", what: l });
+  for (const d of cgroupDirs) out.push({ kind: "cgroup", what: d });
+  return out;
 }

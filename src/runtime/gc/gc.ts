@@ -16,6 +16,7 @@
 import type { Database, Key } from "lmdb";
 import { kindOf, wrap } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
+import type { ContainerRecord } from "../containers/container-store.js";
 import type { ContentRecord, IngestRecord } from "../content/local-store.js";
 import { LabelGCRefContent, LabelGCRefSnapshot, LabelGCRoot } from "../core/labels.js";
 import type { MetadataDb } from "../core/metadata/db.js";
@@ -161,6 +162,12 @@ export class GarbageCollector {
     for (const { key, value } of db.bucket<ImageRecord>("images").getRange()) {
       const ns = String(key[0]);
       roots.push(contentNode(ns, value.target.digest), ...snapshotRefs(ns, value.labels));
+    }
+    // A container keeps its rootfs snapshot (containerd's gc marks containers the same way).
+    for (const { key, value } of db.bucket<ContainerRecord>("containers").getRange()) {
+      if (value.snapshotter && value.snapshotKey) {
+        roots.push(snapshotNode(String(key[0]), value.snapshotter, value.snapshotKey));
+      }
     }
     for (const { key, value } of content.getRange()) {
       if (value.labels[LabelGCRoot] !== undefined) roots.push(contentNode(String(key[0]), String(key[1])));
