@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, on its embedded default: starts a local registry with berth's test
-# images and a private reference containerd, then walks a pod through its whole life
-# with the berth CLI, printing each command and its output. Leaves nothing behind.
+# images and berth's own runtime, walks a pod through its whole life with the berth CLI
+# (printing each command and its output), then repeats the steps on a private reference
+# containerd. Leaves nothing behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -217,7 +217,8 @@ export async function berthLeftovers(
   const prefix = `${rt.dir}/`;
   for (const name of readdirSafe("/proc")) {
     const pid = Number(name);
-    if (!/^\d+$/.test(name) || pid === process.pid) continue;
+    // The daemon itself, when running, is no leftover; its monitors are.
+    if (!/^\d+$/.test(name) || pid === process.pid || pid === rt.pid) continue;
     const argv = (readFileSafe(`/proc/${name}/cmdline`) ?? "").split("\0").filter(Boolean);
     const root = readlinkSafe(`/proc/${name}/root`) ?? "";
     if (inCgroups.has(pid) || root.startsWith(prefix) || argv.some((a) => a.includes(rt.dir))) {

@@ -7,8 +7,10 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
+  type ContainerConfig,
   ContainerEventType,
   type CreateContainerRequest,
+  NamespaceMode,
   type CreateContainerResponseSchema,
   type ContainerMetadata as CriContainerMetadata,
   type PodSandboxMetadata,
@@ -70,6 +72,7 @@ export async function createContainer(
       id,
       sandboxId: sandbox.id,
       sandboxPid: sandbox.pid,
+      ...targetPid(c, config),
       config,
       sandboxConfig,
       imageName,
@@ -123,6 +126,14 @@ export async function createContainer(
     await undo.run();
     throw wrap(err, `failed to create containerd container`);
   }
+}
+
+/** With pid mode TARGET, the process whose pid namespace the container joins. */
+function targetPid(c: CriService, config: ContainerConfig): { targetPid?: number } {
+  const ns = config.linux?.securityContext?.namespaceOptions;
+  if (ns?.pid !== NamespaceMode.TARGET) return {};
+  const target = c.containerStore.find(ns.targetId);
+  return target && target.status.pid > 0 ? { targetPid: target.status.pid } : {};
 }
 
 /** containerd's makeContainerName. */
