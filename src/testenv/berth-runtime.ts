@@ -215,10 +215,16 @@ export async function berthLeftovers(
   }
   const inCgroups = new Set(cgroupDirs.flatMap((d) => cgroupProcs(d)));
   const prefix = `${rt.dir}/`;
+  let daemonPid = 0;
+  try {
+    daemonPid = rt.pid;
+  } catch {
+    // Not running: then every process of its is a leftover.
+  }
   for (const name of readdirSafe("/proc")) {
     const pid = Number(name);
     // The daemon itself, when running, is no leftover; its monitors are.
-    if (!/^\d+$/.test(name) || pid === process.pid || pid === rt.pid) continue;
+    if (!/^\d+$/.test(name) || pid === process.pid || pid === daemonPid) continue;
     const argv = (readFileSafe(`/proc/${name}/cmdline`) ?? "").split("\0").filter(Boolean);
     const root = readlinkSafe(`/proc/${name}/root`) ?? "";
     if (inCgroups.has(pid) || root.startsWith(prefix) || argv.some((a) => a.includes(rt.dir))) {

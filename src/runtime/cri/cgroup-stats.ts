@@ -6,6 +6,7 @@
 // at once, with no process started and no blocking call.
 import { open, readdir, statfs } from "node:fs/promises";
 import { join } from "node:path";
+import { nowNs } from "../../lib/clock.js";
 import { wrap } from "../../lib/errdefs.js";
 
 export interface CgroupMemoryStats {
@@ -58,7 +59,7 @@ export async function readCgroupStats(
   opts: ReadCgroupStatsOptions = {},
 ): Promise<CgroupStats | undefined> {
   const version = await cgroupVersion();
-  const timestamp = BigInt(Date.now()) * 1_000_000n;
+  const timestamp = nowNs();
   try {
     return version === 1
       ? await readV1(CgroupRoot, cgroupsPath, timestamp, opts)

@@ -10,11 +10,12 @@ import {
   type ContainerConfig,
   ContainerEventType,
   type CreateContainerRequest,
-  NamespaceMode,
   type CreateContainerResponseSchema,
   type ContainerMetadata as CriContainerMetadata,
+  NamespaceMode,
   type PodSandboxMetadata,
 } from "../../cri/gen/runtime/v1/api_pb.js";
+import { nowNs } from "../../lib/clock.js";
 import { BerthError, notFound, wrap } from "../../lib/errdefs.js";
 import { Undo } from "../../lib/undo.js";
 import { containerSpec } from "./container-spec.js";
@@ -28,7 +29,6 @@ import {
   type CriContainer,
   encodeContainerMetadata,
   encodeContainerStatus,
-  nowNs,
 } from "./store/container.js";
 import { withTempMount } from "./temp-mount.js";
 

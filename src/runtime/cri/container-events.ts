@@ -4,9 +4,10 @@
 import { EventEmitter, on } from "node:events";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ContainerEventResponseSchema, ContainerEventType } from "../../cri/gen/runtime/v1/api_pb.js";
+import { nowNs } from "../../lib/clock.js";
 import { toCriSandboxStatus } from "./sandbox-status.js";
 import type { CriService } from "./service.js";
-import { type CriContainer, nowNs } from "./store/container.js";
+import type { CriContainer } from "./store/container.js";
 
 type ContainerEvent = MessageInitShape<typeof ContainerEventResponseSchema>;
 

@@ -10,11 +10,11 @@ import {
   type StartContainerRequest,
   type StartContainerResponseSchema,
 } from "../../cri/gen/runtime/v1/api_pb.js";
+import { nowNs } from "../../lib/clock.js";
 import { BerthError, messageOf, wrap } from "../../lib/errdefs.js";
 import { criContainerState } from "./container-status.js";
 import { CriNamespace } from "./image-store.js";
 import type { CriService } from "./service.js";
-import { nowNs } from "./store/container.js";
 
 /** containerd's errorStartExitCode and errorStartReason. */
 const errorStartExitCode = 128;

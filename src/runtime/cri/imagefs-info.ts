@@ -2,6 +2,7 @@
 // and inodes of every snapshot, reported for the snapshotter's directory.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ImageFsInfoRequest, ImageFsInfoResponseSchema } from "../../cri/gen/runtime/v1/api_pb.js";
+import { nowNs } from "../../lib/clock.js";
 import { CriNamespace } from "./image-store.js";
 import type { CriService } from "./service.js";
 
@@ -19,7 +20,7 @@ export async function imageFsInfo(
   return {
     imageFilesystems: [
       {
-        timestamp: BigInt(Date.now()) * 1_000_000n,
+        timestamp: nowNs(),
         fsId: { mountpoint: c.imageFsPath },
         usedBytes: { value: usedBytes },
         inodesUsed: { value: inodesUsed },

@@ -6,6 +6,7 @@
 // is removed.
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { dateNs } from "../../lib/clock.js";
 import { messageOf } from "../../lib/errdefs.js";
 import type { ProcessState } from "../../shim/process-state.js";
 import { cachedAttachments } from "../cni/cache.js";
@@ -20,7 +21,6 @@ import {
   ContainerMetadataExtension,
   ContainerStatusExtension,
   type CriContainer,
-  dateNs,
   decodeContainerMetadata,
   decodeContainerStatus,
   type StoredContainerMetadata,

@@ -15,6 +15,7 @@ import {
   type RunPodSandboxRequest,
   type RunPodSandboxResponseSchema,
 } from "../../cri/gen/runtime/v1/api_pb.js";
+import { nowNs } from "../../lib/clock.js";
 import { BerthError, wrap } from "../../lib/errdefs.js";
 import { Undo } from "../../lib/undo.js";
 import type { CapabilityArgs, PortMapping } from "../cni/cni.js";
@@ -25,7 +26,6 @@ import { CriNamespace } from "./image-store.js";
 import { setupSandboxFiles, unmountSandboxFiles } from "./sandbox-files.js";
 import { sandboxSpec } from "./sandbox-spec.js";
 import type { CriService } from "./service.js";
-import { nowNs } from "./store/container.js";
 import {
   encodeSandboxMetadata,
   type Sandbox,

@@ -9,6 +9,7 @@ import {
   type PodSandboxStatusResponseSchema,
   type PodSandboxStatusSchema,
 } from "../../cri/gen/runtime/v1/api_pb.js";
+import type { SetupResult } from "../cni/cni.js";
 import { netNSExists } from "../netns/netns.js";
 import type { CriService } from "./service.js";
 import type { Sandbox } from "./store/sandbox.js";
@@ -46,12 +47,28 @@ export function toCriSandboxStatus(s: Sandbox): MessageInitShape<typeof PodSandb
   };
 }
 
+/** The result as containerd prints go-cni's Result: Go's field names. */
+function goCniResult(r: SetupResult): Record<string, unknown> {
+  const interfaces = Object.fromEntries(
+    Object.entries(r.interfaces).map(([name, i]) => [
+      name,
+      {
+        IPConfigs: i.ipConfigs.map((a) => ({ IP: a.ip, Gateway: a.gateway ?? "" })),
+        Mac: i.mac ?? "",
+        Sandbox: i.sandbox ?? "",
+      },
+    ]),
+  );
+  return { Interfaces: interfaces, DNS: r.dns, Routes: r.routes };
+}
+
 async function sandboxInfo(c: CriService, s: Sandbox): Promise<Record<string, unknown>> {
   const { netnsPath } = s.metadata;
   const container = await c.containers.get("k8s.io", s.id).catch(() => undefined);
   return {
     pid: s.pid,
-    processStatus: s.state === "ready" ? "running" : "stopped",
+    // A stopped sandbox's task is deleted, which containerd reports as "deleted".
+    processStatus: s.state === "ready" ? "running" : "deleted",
     netNamespaceClosed: netnsPath === "" || !(await netNSExists(netnsPath)),
     image: container?.image ?? "",
     snapshotKey: container?.snapshotKey ?? "",
@@ -61,6 +78,6 @@ async function sandboxInfo(c: CriService, s: Sandbox): Promise<Record<string, un
     runtimeOptions: null,
     config: toJson(PodSandboxConfigSchema, s.metadata.config, { useProtoFieldName: true }),
     runtimeSpec: container?.spec ?? null,
-    cniResult: s.metadata.cniResult ?? null,
+    cniResult: s.metadata.cniResult ? goCniResult(s.metadata.cniResult) : null,
   };
 }

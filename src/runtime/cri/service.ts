@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { Images } from "../../cri/gen/berth/v1/images_pb.js";
 import { ContainerEventType, ImageService, RuntimeService } from "../../cri/gen/runtime/v1/api_pb.js";
+import { dateNs, nowNs } from "../../lib/clock.js";
 import { messageOf, notImplemented, wrap } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
 import { exitReason } from "../../shim/process-state.js";
@@ -47,9 +48,7 @@ import {
   type ContainerStatus,
   ContainerStatusExtension,
   type CriContainer,
-  dateNs,
   encodeContainerStatus,
-  nowNs,
 } from "./store/container.js";
 import { NameIndex, ObjectStore } from "./store/id-index.js";
 import type { Sandbox } from "./store/sandbox.js";

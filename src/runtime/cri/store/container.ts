@@ -81,13 +81,3 @@ export function decodeContainerStatus(s: StoredContainerStatus): ContainerStatus
     finishedAt: BigInt(s.finishedAt),
   };
 }
-
-/** Nanoseconds since the epoch, for CRI timestamps. */
-export function nowNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
-}
-
-/** The nanosecond timestamp of a Date. */
-export function dateNs(d: Date): bigint {
-  return BigInt(d.getTime()) * 1_000_000n;
-}
