@@ -11,7 +11,7 @@ import { kindOf, messageOf } from "../src/lib/errdefs.js";
 import { type BerthRuntime, startBerthRuntime } from "../src/testenv/berth-runtime.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
 import { mountsUnder, unmountUnder } from "../src/testenv/containerd/mounts.js";
-import { killAndWait, pidsOf, pidsUsing } from "./proc.js";
+import { killAndWait, pidsMentioning, pidsOf } from "./proc.js";
 
 export interface Contender {
   readonly name: "berth" | "containerd";
@@ -130,14 +130,15 @@ function contender(
 
 /**
  * Pods go through the CRI, as the kubelet removes them, so that CNI DEL runs; then the
- * daemon stops, and whatever still runs or is mounted under its dir is removed by force
- * and reported.
+ * daemon stops, and monitors still naming its dir and mounts under it are removed by force
+ * and reported. Container processes a dead monitor left are in the pods' cgroups, which
+ * belong to the caller.
  */
 async function stopBerth(rt: BerthRuntime, runtime: RuntimeServiceClient): Promise<void> {
   const problems: string[] = [];
   await removeAllPods(runtime).catch((err) => problems.push(messageOf(err)));
   await rt.terminate().catch(() => undefined); // already exited: nothing to stop
-  const pids = await pidsUsing(rt.dir);
+  const pids = await pidsMentioning(rt.dir);
   if (pids.length > 0) {
     problems.push(`processes ${pids.join(", ")} still ran`);
     const alive = await killAndWait(pids);

@@ -1,5 +1,5 @@
 // Processes as the kernel shows them: memory, CPU time, and which ones belong to a runtime.
-import { readdir, readFile, readlink } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -46,8 +46,6 @@ export async function cpuMsOf(pid: number): Promise<number> {
 interface Proc {
   pid: number;
   argv: string[];
-  /** Where /proc/<pid>/root points: a container's rootfs for its processes. */
-  root: string | undefined;
 }
 
 async function processes(): Promise<Proc[]> {
@@ -57,8 +55,7 @@ async function processes(): Promise<Proc[]> {
     // Gone, or a kernel thread (empty cmdline): neither can be a runtime's.
     const cmdline = await readFile(`/proc/${name}/cmdline`, "utf8").catch(() => "");
     if (cmdline === "") continue;
-    const root = await readlink(`/proc/${name}/root`).catch(() => undefined);
-    out.push({ pid: Number(name), argv: cmdline.replace(/\0$/, "").split("\0"), root });
+    out.push({ pid: Number(name), argv: cmdline.replace(/\0$/, "").split("\0") });
   }
   return out;
 }
@@ -76,11 +73,12 @@ export async function pidsOf(program: string, dir: string): Promise<number[]> {
     .map((p) => p.pid);
 }
 
-/** Pids whose arguments name a path in `dir` or whose root is there (container processes). */
-export async function pidsUsing(dir: string): Promise<number[]> {
-  return (await processes())
-    .filter((p) => p.argv.some((a) => inside(a, dir)) || (p.root !== undefined && inside(p.root, dir)))
-    .map((p) => p.pid);
+/**
+ * Pids whose arguments name a path in `dir`. Container processes rarely do, and their root
+ * shows as "/" once pivoted: they are found by their cgroups instead.
+ */
+export async function pidsMentioning(dir: string): Promise<number[]> {
+  return (await processes()).filter((p) => p.argv.some((a) => inside(a, dir))).map((p) => p.pid);
 }
 
 /** SIGKILLs the pids and waits (up to 5 s) until they are gone; returns those still there. */

@@ -75,7 +75,8 @@ export function parseQuantity(input: string | number): Quantity {
   }
   const [, sign = "", whole = "", fraction = "", suffix = ""] = shape;
   const scale = interpretSuffix(suffix);
-  if (!scale) throw invalidArgument(`invalid quantity ${JSON.stringify(text)}: unable to parse quantity's suffix`);
+  if (!scale)
+    throw invalidArgument(`invalid quantity ${JSON.stringify(text)}: unable to parse quantity's suffix`);
 
   // The digits as an integer with `fraction.length` decimal places, times the suffix's power.
   let digits = BigInt(`0${whole}${fraction}`);
@@ -92,7 +93,11 @@ function interpretSuffix(suffix: string): { base: 2 | 10; exponent: number } | u
   const binary = binarySuffixes[suffix];
   if (binary !== undefined) return { base: 2, exponent: binary };
   // "e3", "E-2": a decimal exponent (a lone "E" is exa, above).
-  if (suffix.length > 1 && (suffix[0] === "e" || suffix[0] === "E") && /^[+-]?[0-9]+$/.test(suffix.slice(1))) {
+  if (
+    suffix.length > 1 &&
+    (suffix[0] === "e" || suffix[0] === "E") &&
+    /^[+-]?[0-9]+$/.test(suffix.slice(1))
+  ) {
     const exponent = BigInt(suffix.slice(1));
     if (exponent > MAX_UNITS || exponent < -MAX_UNITS - 1n) return undefined;
     return { base: 10, exponent: Number(exponent) };

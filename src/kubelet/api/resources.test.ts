@@ -17,20 +17,32 @@ function show(list: ResourceList): Record<string, string> {
 
 const cpu = (amount: string) => ({ cpu: amount });
 
-function ctr(name: string, requests?: Record<string, string>, limits?: Record<string, string>, restartPolicy?: string) {
+function ctr(
+  name: string,
+  requests?: Record<string, string>,
+  limits?: Record<string, string>,
+  restartPolicy?: string,
+) {
   const c: Container = { name, resources: { requests, limits } };
   if (restartPolicy) c.restartPolicy = restartPolicy;
   return c;
 }
 
-function pod(containers: Container[], initContainers: Container[] = [], overhead?: Record<string, string>): Pod {
+function pod(
+  containers: Container[],
+  initContainers: Container[] = [],
+  overhead?: Record<string, string>,
+): Pod {
   return { metadata: { name: "p" }, spec: { containers, initContainers, overhead } };
 }
 
 describe("defaultPodResources", () => {
   it("requests what a container limits when it requests nothing (SetDefaults_Pod)", () => {
     const p = pod(
-      [ctr("a", undefined, { cpu: "1", memory: "1Gi" }), ctr("b", { cpu: "100m" }, { cpu: "2", memory: "2Gi" })],
+      [
+        ctr("a", undefined, { cpu: "1", memory: "1Gi" }),
+        ctr("b", { cpu: "100m" }, { cpu: "2", memory: "2Gi" }),
+      ],
       [ctr("init", undefined, { memory: "64Mi" })],
     );
     const defaulted = defaultPodResources(p);
@@ -92,7 +104,10 @@ describe("podRequests", () => {
     },
     {
       description: "restartable-init, init and regular",
-      pod: pod([ctr("a", cpu("100"))], [ctr("restartable-init-1", cpu("10"), undefined, "Always"), ctr("init-1", cpu("200"))]),
+      pod: pod(
+        [ctr("a", cpu("100"))],
+        [ctr("restartable-init-1", cpu("10"), undefined, "Always"), ctr("init-1", cpu("200"))],
+      ),
       expected: { cpu: "210000000000n" },
     },
     {
@@ -111,15 +126,17 @@ describe("podRequests", () => {
   });
 
   it("uses the larger of request and allocation with InPlacePodVerticalScaling", () => {
-    const p = pod([ctr("a", { cpu: "1", memory: "1Gi" })]);
-    p.status = { containerStatuses: [{ name: "a", allocatedResources: { cpu: "2", memory: "512Mi" } } as never] };
+    const status = {
+      containerStatuses: [{ name: "a", allocatedResources: { cpu: "2", memory: "512Mi" } } as never],
+    };
+    const p: Pod = { ...pod([ctr("a", { cpu: "1", memory: "1Gi" })]), status };
     assert.deepEqual(show(podRequests(p, { inPlacePodVerticalScalingEnabled: true })), {
       cpu: "2000000000n",
       memory: `${1073741824n * 10n ** 9n}n`,
     });
     // An infeasible resize keeps the allocation.
-    p.status.resize = "Infeasible";
-    assert.deepEqual(show(podRequests(p, { inPlacePodVerticalScalingEnabled: true })), {
+    const infeasible: Pod = { ...p, status: { ...status, resize: "Infeasible" } };
+    assert.deepEqual(show(podRequests(infeasible, { inPlacePodVerticalScalingEnabled: true })), {
       cpu: "2000000000n",
       memory: `${536870912n * 10n ** 9n}n`,
     });
@@ -128,10 +145,9 @@ describe("podRequests", () => {
 
   it("reports each container's effective requests to containerFn", () => {
     const seen: [string, Record<string, string>][] = [];
-    podRequests(
-      pod([ctr("a", cpu("1"))], [ctr("r", cpu("1"), undefined, "Always"), ctr("i", cpu("2"))]),
-      { containerFn: (res, type) => seen.push([type, show(res)]) },
-    );
+    podRequests(pod([ctr("a", cpu("1"))], [ctr("r", cpu("1"), undefined, "Always"), ctr("i", cpu("2"))]), {
+      containerFn: (res, type) => seen.push([type, show(res)]),
+    });
     assert.deepEqual(seen, [
       ["Containers", { cpu: "1000000000n" }],
       ["InitContainers", { cpu: "1000000000n" }],

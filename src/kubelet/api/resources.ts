@@ -74,14 +74,19 @@ export interface PodResourcesOptions {
  */
 export function podRequests(pod: Pod, opts: PodResourcesOptions = {}): ResourceList {
   const statuses = new Map((pod.status?.containerStatuses ?? []).map((s) => [s.name, s]));
-  return sumOverPod(pod, opts, (container, type) => {
-    const requests = containerRequests(container);
-    const status = statuses.get(container.name);
-    if (type !== "Containers" || !opts.inPlacePodVerticalScalingEnabled || !status) return requests;
-    const allocated = parseResourceList(status.allocatedResources);
-    // A resize the node cannot fit keeps the allocation; otherwise the larger of the two applies.
-    return pod.status?.resize === "Infeasible" ? allocated : maxOf(requests, allocated);
-  }, (total, overhead) => addResourceList(total, overhead));
+  return sumOverPod(
+    pod,
+    opts,
+    (container, type) => {
+      const requests = containerRequests(container);
+      const status = statuses.get(container.name);
+      if (type !== "Containers" || !opts.inPlacePodVerticalScalingEnabled || !status) return requests;
+      const allocated = parseResourceList(status.allocatedResources);
+      // A resize the node cannot fit keeps the allocation; otherwise the larger of the two applies.
+      return pod.status?.resize === "Infeasible" ? allocated : maxOf(requests, allocated);
+    },
+    (total, overhead) => addResourceList(total, overhead),
+  );
 }
 
 /** resource.PodLimits: as podRequests over limits; overhead is added only to limits that are set. */

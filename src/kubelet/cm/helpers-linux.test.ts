@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Container, Pod } from "kubernetes-types/core/v1.js";
-import { featureGates } from "../features/features.js";
 import { parseResourceList } from "../api/resources.js";
+import { featureGates } from "../features/features.js";
 import {
   cpuSharesToCpuWeight,
   cpuWeightToCpuShares,
@@ -53,7 +53,8 @@ describe("milliCPUToShares", () => {
     [256000n, 262144n],
     [1_000_000n, 262144n],
   ];
-  for (const [milli, shares] of known) it(`${milli}m is ${shares} shares`, () => assert.equal(milliCPUToShares(milli), shares));
+  for (const [milli, shares] of known)
+    it(`${milli}m is ${shares} shares`, () => assert.equal(milliCPUToShares(milli), shares));
 });
 
 describe("milliCPUToQuota", () => {
@@ -69,7 +70,8 @@ describe("milliCPUToQuota", () => {
     [1500n, 100000n, 150000n],
   ];
   for (const [milli, period, quota] of cases) {
-    it(`${milli}m over ${period}µs is ${quota}`, () => assert.equal(milliCPUToQuota(milli, period, gatesOff), quota));
+    it(`${milli}m over ${period}µs is ${quota}`, () =>
+      assert.equal(milliCPUToQuota(milli, period, gatesOff), quota));
   }
 
   it("takes the given period only with CustomCPUCFSQuotaPeriod", () => {
@@ -100,8 +102,14 @@ describe("resourceConfigForPod", () => {
   ]);
   const guaranteed = podOf([ctr(resourceList("100m", "100Mi"), resourceList("100m", "100Mi"))]);
   const burstablePartialLimitsWithInit = podOf(
-    [ctr(resourceList("100m", "100m"), resourceList("100m", "100Mi")), ctr(resourceList("100m", "100m"), resourceList("", ""))],
-    [ctr(resourceList("100m", "100m"), resourceList("100m", "100Mi")), ctr(resourceList("100m", "100m"), resourceList("", ""))],
+    [
+      ctr(resourceList("100m", "100m"), resourceList("100m", "100Mi")),
+      ctr(resourceList("100m", "100m"), resourceList("", "")),
+    ],
+    [
+      ctr(resourceList("100m", "100m"), resourceList("100m", "100Mi")),
+      ctr(resourceList("100m", "100m"), resourceList("", "")),
+    ],
   );
 
   type Case = [string, Pod, boolean, bigint, ResourceConfig];
@@ -120,29 +128,55 @@ describe("resourceConfigForPod", () => {
         burstableWithLimits,
         true,
         defaultQuotaPeriod,
-        { cpuShares: burstableShares, cpuQuota: burstableQuota, cpuPeriod: defaultQuotaPeriod, memory: burstableMemory },
+        {
+          cpuShares: burstableShares,
+          cpuQuota: burstableQuota,
+          cpuPeriod: defaultQuotaPeriod,
+          memory: burstableMemory,
+        },
       ],
       [
         "burstable-with-limits-no-cpu-enforcement",
         burstableWithLimits,
         false,
         defaultQuotaPeriod,
-        { cpuShares: burstableShares, cpuQuota: cpuNoLimit, cpuPeriod: defaultQuotaPeriod, memory: burstableMemory },
+        {
+          cpuShares: burstableShares,
+          cpuQuota: cpuNoLimit,
+          cpuPeriod: defaultQuotaPeriod,
+          memory: burstableMemory,
+        },
       ],
-      ["burstable-partial-limits", burstablePartialLimits, true, defaultQuotaPeriod, { cpuShares: burstablePartialShares }],
+      [
+        "burstable-partial-limits",
+        burstablePartialLimits,
+        true,
+        defaultQuotaPeriod,
+        { cpuShares: burstablePartialShares },
+      ],
       [
         "burstable-with-limits-with-tuned-quota",
         burstableWithLimits,
         true,
         tunedQuotaPeriod,
-        { cpuShares: burstableShares, cpuQuota: tunedBurstableQuota, cpuPeriod: tunedQuotaPeriod, memory: burstableMemory },
+        {
+          cpuShares: burstableShares,
+          cpuQuota: tunedBurstableQuota,
+          cpuPeriod: tunedQuotaPeriod,
+          memory: burstableMemory,
+        },
       ],
       [
         "burstable-with-limits-no-cpu-enforcement-with-tuned-quota",
         burstableWithLimits,
         false,
         tunedQuotaPeriod,
-        { cpuShares: burstableShares, cpuQuota: cpuNoLimit, cpuPeriod: tunedQuotaPeriod, memory: burstableMemory },
+        {
+          cpuShares: burstableShares,
+          cpuQuota: cpuNoLimit,
+          cpuPeriod: tunedQuotaPeriod,
+          memory: burstableMemory,
+        },
       ],
       [
         "burstable-partial-limits-with-tuned-quota",
@@ -156,28 +190,48 @@ describe("resourceConfigForPod", () => {
         guaranteed,
         true,
         defaultQuotaPeriod,
-        { cpuShares: guaranteedShares, cpuQuota: guaranteedQuota, cpuPeriod: defaultQuotaPeriod, memory: guaranteedMemory },
+        {
+          cpuShares: guaranteedShares,
+          cpuQuota: guaranteedQuota,
+          cpuPeriod: defaultQuotaPeriod,
+          memory: guaranteedMemory,
+        },
       ],
       [
         "guaranteed-no-cpu-enforcement",
         guaranteed,
         false,
         defaultQuotaPeriod,
-        { cpuShares: guaranteedShares, cpuQuota: cpuNoLimit, cpuPeriod: defaultQuotaPeriod, memory: guaranteedMemory },
+        {
+          cpuShares: guaranteedShares,
+          cpuQuota: cpuNoLimit,
+          cpuPeriod: defaultQuotaPeriod,
+          memory: guaranteedMemory,
+        },
       ],
       [
         "guaranteed-with-tuned-quota",
         guaranteed,
         true,
         tunedQuotaPeriod,
-        { cpuShares: guaranteedShares, cpuQuota: tunedGuaranteedQuota, cpuPeriod: tunedQuotaPeriod, memory: guaranteedMemory },
+        {
+          cpuShares: guaranteedShares,
+          cpuQuota: tunedGuaranteedQuota,
+          cpuPeriod: tunedQuotaPeriod,
+          memory: guaranteedMemory,
+        },
       ],
       [
         "guaranteed-no-cpu-enforcement-with-tuned-quota",
         guaranteed,
         false,
         tunedQuotaPeriod,
-        { cpuShares: guaranteedShares, cpuQuota: cpuNoLimit, cpuPeriod: tunedQuotaPeriod, memory: guaranteedMemory },
+        {
+          cpuShares: guaranteedShares,
+          cpuQuota: cpuNoLimit,
+          cpuPeriod: tunedQuotaPeriod,
+          memory: guaranteedMemory,
+        },
       ],
       [
         "burstable-partial-limits-with-init-containers",
@@ -243,7 +297,13 @@ describe("resourceConfigForPod", () => {
     ];
     for (const [name, list, expected] of cases) {
       assert.deepEqual(hugePageLimits(parseResourceList(list)), expected, name);
-      const fromPod = resourceConfigForPod(podOf([{ name: "c", resources: { requests: list } }]), false, 0n, false, gatesOff);
+      const fromPod = resourceConfigForPod(
+        podOf([{ name: "c", resources: { requests: list } }]),
+        false,
+        0n,
+        false,
+        gatesOff,
+      );
       assert.deepEqual(fromPod.hugePageLimit, expected, name);
     }
   });
@@ -253,10 +313,26 @@ describe("resourceConfigForPod", () => {
       [ctr(resourceList("100m", "100Mi"), resourceList("100m", "100Mi"))],
       [{ ...ctr(resourceList("100m", "100Mi"), resourceList("100m", "100Mi")), restartPolicy: "Always" }],
     );
-    const on = resourceConfigForPod(pod, true, defaultQuotaPeriod, false, featureGates({ SidecarContainers: true }));
+    const on = resourceConfigForPod(
+      pod,
+      true,
+      defaultQuotaPeriod,
+      false,
+      featureGates({ SidecarContainers: true }),
+    );
     const off = resourceConfigForPod(pod, true, defaultQuotaPeriod, false, gatesOff);
-    assert.deepEqual(cpuAndMemory(on), { cpuShares: 204n, cpuQuota: 20000n, cpuPeriod: 100000n, memory: 200n * 1024n * 1024n });
-    assert.deepEqual(cpuAndMemory(off), { cpuShares: 102n, cpuQuota: 10000n, cpuPeriod: 100000n, memory: 100n * 1024n * 1024n });
+    assert.deepEqual(cpuAndMemory(on), {
+      cpuShares: 204n,
+      cpuQuota: 20000n,
+      cpuPeriod: 100000n,
+      memory: 200n * 1024n * 1024n,
+    });
+    assert.deepEqual(cpuAndMemory(off), {
+      cpuShares: 102n,
+      cpuQuota: 10000n,
+      cpuPeriod: 100000n,
+      memory: 100n * 1024n * 1024n,
+    });
   });
 });
 

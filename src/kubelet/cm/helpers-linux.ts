@@ -3,7 +3,6 @@
 // (cgroup_manager_linux.go) makes when it writes a ResourceConfig: cgroup v2 cpu.weight and the
 // per-page-size hugetlb limits.
 import type { Pod } from "kubernetes-types/core/v1.js";
-import type { FeatureGates } from "../features/features.js";
 import { parseQuantity } from "../api/quantity.js";
 import {
   hugePageSizeFromResourceName,
@@ -15,6 +14,7 @@ import {
   type ResourceList,
   ResourceMemory,
 } from "../api/resources.js";
+import type { FeatureGates } from "../features/features.js";
 import { getPodQOS, PodQOSBurstable, PodQOSGuaranteed } from "../qos/qos.js";
 
 // The kernel's bounds for cpu.shares.
@@ -57,7 +57,8 @@ export function milliCPUToQuota(
   if (milliCPU === 0n) return 0n;
   const effectivePeriod = gates.CustomCPUCFSQuotaPeriod ? period : QuotaPeriod;
   const quota = (milliCPU * effectivePeriod) / MilliCPUToCPU;
-  return quota < MinQuotaPeriod ? MinQuotaPeriod : quota;
+  if (quota < MinQuotaPeriod) return MinQuotaPeriod;
+  return quota;
 }
 
 /**

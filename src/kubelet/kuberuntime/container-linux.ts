@@ -86,7 +86,9 @@ export function generateLinuxContainerResources(
     resourceOf(limits, ResourceMemory),
     s,
   );
-  lcr.oomScoreAdj = BigInt(getContainerOOMScoreAdjust(pod, container, s.node.memoryCapacityBytes, s.featureGates));
+  lcr.oomScoreAdj = BigInt(
+    getContainerOOMScoreAdjust(pod, container, s.node.memoryCapacityBytes, s.featureGates),
+  );
   lcr.hugepageLimits = getHugepageLimitsFromResources(container.resources, s.node.hugePageSizes);
   configureContainerSwapResources(s, lcr, pod, container);
 
@@ -98,7 +100,8 @@ export function generateLinuxContainerResources(
     // Requests equal to limits (the guaranteed case) get no memory.high: the limit alone applies.
     if (memoryRequest !== memoryLimit) {
       // Throttle once usage passes the request plus memoryThrottlingFactor of the room up to the
-      // limit (or the node's memory when there is no limit), rounded down to whole pages.
+      // limit, rounded down to whole pages. Without a limit upstream measures the room up to the
+      // node's allocatable memory; the node facts carry its capacity, which berth uses instead.
       const ceiling = memoryLimit !== 0n ? memoryLimit : s.node.memoryCapacityBytes;
       let memoryHigh = 0n;
       if (ceiling > 0n) {
@@ -175,32 +178,28 @@ function configureContainerSwapResources(
   container: Container,
 ): void {
   if (!s.node.swapControllerAvailable) return;
-  const v2 = s.node.cgroupVersion === "v2";
-  const noSwap = () => {
-    if (v2) lcr.unified[Cgroup2MaxSwapFilename] = "0";
-    else lcr.memorySwapLimitInBytes = lcr.memoryLimitInBytes;
-  };
-  if (!s.featureGates.NodeSwap) return noSwap();
-  if (s.memorySwapBehavior !== "LimitedSwap") {
-    if (v2) lcr.unified[Cgroup2MaxSwapFilename] = "max";
-    else noSwap();
-    return;
-  }
+  const swapMax = swapMaxFor(s, pod, container);
+  if (s.node.cgroupVersion === "v2") lcr.unified[Cgroup2MaxSwapFilename] = swapMax;
+  // cgroup v1 only ever gets "no swap": memory+swap held at the memory limit.
+  else lcr.memorySwapLimitInBytes = lcr.memoryLimitInBytes;
+}
 
+/** memory.swap.max for the container: "0", "max" or its share of the node's swap in bytes. */
+function swapMaxFor(s: KubeRuntimeSettings, pod: Pod, container: Container): string {
+  if (!s.featureGates.NodeSwap || s.node.cgroupVersion !== "v2") return "0";
+  if (s.memorySwapBehavior !== "LimitedSwap") return "max";
   const memoryRequest = resourceOf(containerRequests(container), ResourceMemory);
   const memoryLimit = resourceOf(containerLimits(container), ResourceMemory);
   const doesNotRequestMemory = memoryRequest.isZero() && memoryLimit.isZero();
-  if (!v2 || getPodQOS(pod) !== PodQOSBurstable || doesNotRequestMemory || memoryRequest.cmp(memoryLimit) === 0) {
-    return noSwap();
-  }
+  if (getPodQOS(pod) !== PodQOSBurstable || doesNotRequestMemory || memoryRequest.cmp(memoryLimit) === 0)
+    return "0";
   const swapLimit = calcSwapForBurstablePods(
     memoryRequest.value(),
     s.node.memoryCapacityBytes,
     s.node.swapCapacityBytes,
   );
-  // Upstream logs the reason and disallows swap when the share cannot be computed.
-  if (swapLimit === undefined) return noSwap();
-  lcr.unified[Cgroup2MaxSwapFilename] = String(swapLimit);
+  // Upstream logs why and disallows swap when the share cannot be computed.
+  return swapLimit === undefined ? "0" : String(swapLimit);
 }
 
 /**

@@ -40,7 +40,6 @@ import {
   generatePodHostNameAndDomain,
   getNodenameForKernel,
   isQualifiedName,
-  type RecordEvent,
 } from "./sandbox.js";
 import { effectiveSecurityContext } from "./security-context.js";
 import type { KubeRuntimeSettings } from "./settings.js";
@@ -93,7 +92,6 @@ export interface ContainerHostFacts {
   terminationMessageId: string;
   /** What ImageStatus says of the image's user (imageUserFromStatus). */
   imageUser: ImageUser;
-  recordEvent?: RecordEvent;
 }
 
 export interface PlannedDirectory {
@@ -169,7 +167,15 @@ export function generateContainerConfig(
 
   // applyPlatformSpecificContainerConfig
   const enforceMemoryQoS = shouldEnforceMemoryQoS(settings);
-  config.linux = generateLinuxContainerConfig(settings, container, pod, uid, username, nsTarget, enforceMemoryQoS);
+  config.linux = generateLinuxContainerConfig(
+    settings,
+    container,
+    pod,
+    uid,
+    username,
+    nsTarget,
+    enforceMemoryQoS,
+  );
 
   config.envs = opts.envs.map((e) => ({ key: e.name, value: e.value }));
   plan.config = config;
@@ -203,7 +209,12 @@ export function buildContainerLogsDirectory(
  * verifyRunAsNonRoot: with runAsNonRoot, the container must not run as uid 0, and an image user given
  * only by name cannot be checked, so it is refused too.
  */
-export function verifyRunAsNonRoot(pod: Pod, container: Container, uid: bigint | undefined, username: string): void {
+export function verifyRunAsNonRoot(
+  pod: Pod,
+  container: Container,
+  uid: bigint | undefined,
+  username: string,
+): void {
   const sc = effectiveSecurityContext(pod, container);
   if (!sc.runAsNonRoot) return;
   if (sc.runAsUser !== undefined) {
@@ -260,7 +271,7 @@ function generateRunContainerOptions(
   const mounts = makeVolumeMounts(pod, container, hostname, hostDomain, podIPs, host, envs, plan);
   let podContainerDir = "";
   if (container.terminationMessagePath) {
-    podContainerDir = `${host.podDir}/containers/${container.name}`;
+    podContainerDir = goJoin(host.podDir, "containers", container.name);
     plan.directories.push({ path: podContainerDir, mode: 0o750 });
   }
   return { envs, mounts, podContainerDir };
@@ -273,7 +284,9 @@ function makeBlockVolumes(container: Container): void {
     if (!posix.isAbsolute(device.devicePath)) {
       throw invalidArgument(`error DevicePath \`${device.devicePath}\` must be an absolute path`);
     }
-    throw notFound(`cannot find volume ${JSON.stringify(device.name)} to pass into container ${JSON.stringify(container.name)}`);
+    throw notFound(
+      `cannot find volume ${JSON.stringify(device.name)} to pass into container ${JSON.stringify(container.name)}`,
+    );
   }
 }
 
@@ -301,7 +314,11 @@ export function makeEnvironmentVariables(
   for (const envFrom of container.envFrom ?? []) {
     const prefix = envFrom.prefix ?? "";
     if (envFrom.configMapRef) {
-      const configMap = getConfigMap(host.localObjects, envFrom.configMapRef.name ?? "", envFrom.configMapRef.optional);
+      const configMap = getConfigMap(
+        host.localObjects,
+        envFrom.configMapRef.name ?? "",
+        envFrom.configMapRef.optional,
+      );
       if (!configMap) continue;
       for (const [k, v] of Object.entries(configMap.data ?? {})) env.set(prefix + k, v);
     } else if (envFrom.secretRef) {
@@ -321,7 +338,11 @@ export function makeEnvironmentVariables(
       if (from.fieldRef) {
         value = podFieldSelectorRuntimeValue(from.fieldRef, pod, podIP, podIPs, host.hostIPs);
       } else if (from.resourceFieldRef) {
-        const [defaultedPod, defaultedContainer] = defaultPodLimitsForDownwardAPI(pod, container, host.nodeAllocatable);
+        const [defaultedPod, defaultedContainer] = defaultPodLimitsForDownwardAPI(
+          pod,
+          container,
+          host.nodeAllocatable,
+        );
         value = containerResourceRuntimeValue(from.resourceFieldRef, defaultedPod, defaultedContainer);
       } else if (from.configMapKeyRef) {
         const { name = "", key, optional } = from.configMapKeyRef;
@@ -352,7 +373,11 @@ export function makeEnvironmentVariables(
 
 // The kubelet's configmap and secret managers answer a missing object with the API's NotFound, which an
 // optional reference ignores.
-function getConfigMap(objects: LocalObjects, name: string, optional: boolean | undefined): ConfigMap | undefined {
+function getConfigMap(
+  objects: LocalObjects,
+  name: string,
+  optional: boolean | undefined,
+): ConfigMap | undefined {
   const configMap = Object.hasOwn(objects.configMaps, name) ? objects.configMaps[name] : undefined;
   if (configMap || optional) return configMap;
   throw notFound(`configmap ${JSON.stringify(name)} not found`);
@@ -506,8 +531,8 @@ export function goQuote(s: string): string {
   let out = '"';
   for (const ch of s) {
     const cp = ch.codePointAt(0) as number;
-    const escape = goEscapes[ch];
-    if (escape) out += escape;
+    const named = goEscapes[ch];
+    if (named) out += named;
     else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, "0")}`;
     else if (/^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u.test(ch)) out += ch;
     else if (cp >= 0xd800 && cp <= 0xdfff) out += "\\ufffd";
@@ -558,7 +583,11 @@ function mergeContainerResourceLimits(container: Container, allocatable: Record<
 }
 
 /** containerResourceRuntimeValue: a resourceFieldRef of this container, or of the one it names. */
-export function containerResourceRuntimeValue(fs: ResourceFieldSelector, pod: Pod, container: Container): string {
+export function containerResourceRuntimeValue(
+  fs: ResourceFieldSelector,
+  pod: Pod,
+  container: Container,
+): string {
   if (!fs.containerName) return extractContainerResourceValue(fs, container);
   const named =
     pod.spec?.containers.find((c) => c.name === fs.containerName) ??
@@ -635,7 +664,10 @@ function tryReadVariableName(input: string): [string, boolean, number] {
 /** ExpandContainerCommandAndArgs: command and args with $(VAR) taken from the container's environment. */
 export function expandContainerCommandAndArgs(container: Container, envs: EnvVar[]): [string[], string[]] {
   const mapping = mappingFuncFor(new Map(envs.map((e) => [e.name, e.value])));
-  return [(container.command ?? []).map((c) => expand(c, mapping)), (container.args ?? []).map((a) => expand(a, mapping))];
+  return [
+    (container.command ?? []).map((c) => expand(c, mapping)),
+    (container.args ?? []).map((a) => expand(a, mapping)),
+  ];
 }
 
 /** ExpandContainerVolumeMounts: a subPathExpr expanded; every variable it names must have a value. */
@@ -678,13 +710,16 @@ export function makeVolumeMounts(
     mountEtcHostsFile &&= mount.mountPath !== etcHostsPath;
     const volume = Object.hasOwn(host.volumes, mount.name) ? host.volumes[mount.name] : undefined;
     if (!volume) {
-      throw notFound(`cannot find volume ${JSON.stringify(mount.name)} to mount into container ${JSON.stringify(container.name)}`);
+      throw notFound(
+        `cannot find volume ${JSON.stringify(mount.name)} to mount into container ${JSON.stringify(container.name)}`,
+      );
     }
     let hostPath = volume.hostPath;
     let subPath = mount.subPath ?? "";
     if (mount.subPathExpr) subPath = expandContainerVolumeMounts(mount, envs);
     if (subPath !== "") {
-      if (posix.isAbsolute(subPath)) throw invalidArgument(`error SubPath \`${subPath}\` must not be an absolute path`);
+      if (posix.isAbsolute(subPath))
+        throw invalidArgument(`error SubPath \`${subPath}\` must not be an absolute path`);
       if (subPath.split("/").includes("..")) {
         throw invalidArgument(`unable to provision SubPath \`${subPath}\`: must not contain '..'`);
       }
@@ -692,7 +727,9 @@ export function makeVolumeMounts(
       // cannot point the mount outside the volume; berth hands the runtime the joined path itself.
       hostPath = goJoin(hostPath, subPath);
     }
-    const containerPath = posix.isAbsolute(mount.mountPath) ? mount.mountPath : goClean(`/${mount.mountPath}`);
+    const containerPath = posix.isAbsolute(mount.mountPath)
+      ? mount.mountPath
+      : goClean(`/${mount.mountPath}`);
     mounts.push({
       name: mount.name,
       containerPath,

@@ -1,12 +1,16 @@
 // pkg/kubelet/kuberuntime/helpers_linux.go (kubelet 1.28): CPU conversions for container resources.
 // Unlike cm's milliCPUToQuota this one takes the period as given: the caller has already decided it.
-import { MilliCPUToCPU, MinQuotaPeriod, MinShares, SharesPerCPU } from "../cm/helpers-linux.js";
+import {
+  milliCPUToQuota as cmMilliCPUToQuota,
+  MilliCPUToCPU,
+  MinShares,
+  SharesPerCPU,
+} from "../cm/helpers-linux.js";
 
 /** milliCPUToQuota: CFS quota (µs) for a CPU limit over `period` µs; 0 for no limit, at least 1ms otherwise. */
 export function milliCPUToQuota(milliCPU: bigint, period: bigint): bigint {
-  if (milliCPU === 0n) return 0n;
-  const quota = (milliCPU * period) / MilliCPUToCPU;
-  return quota < MinQuotaPeriod ? MinQuotaPeriod : quota;
+  // cm's conversion with the period taken as given, as the custom-period gate would.
+  return cmMilliCPUToQuota(milliCPU, period, { CustomCPUCFSQuotaPeriod: true });
 }
 
 /** sharesToMilliCPU: the CPU request that cpu.shares came from, rounded up; 0 below the kernel minimum. */

@@ -148,7 +148,12 @@ describe("container annotations", () => {
 describe("pod labels", () => {
   it("round-trips the pod's own labels and identity", () => {
     const pod: Pod = {
-      metadata: { name: "test_pod", namespace: "test_pod_namespace", uid: "test_pod_uid", labels: { foo: "bar" } },
+      metadata: {
+        name: "test_pod",
+        namespace: "test_pod_namespace",
+        uid: "test_pod_uid",
+        labels: { foo: "bar" },
+      },
       spec: { containers: [] },
     };
     const labels = newPodLabels(pod);
@@ -171,9 +176,16 @@ describe("pod labels", () => {
 describe("pod annotations", () => {
   it("round-trips the pod's annotations", () => {
     const pod: Pod = {
-      metadata: { name: "test_pod", namespace: "test_pod_namespace", uid: "test_pod_uid", annotations: { foo: "bar" } },
+      metadata: {
+        name: "test_pod",
+        namespace: "test_pod_namespace",
+        uid: "test_pod_uid",
+        annotations: { foo: "bar" },
+      },
       spec: { containers: [] },
     };
-    assert.deepEqual(getPodSandboxInfoFromAnnotations(newPodAnnotations(pod)), { annotations: { foo: "bar" } });
+    assert.deepEqual(getPodSandboxInfoFromAnnotations(newPodAnnotations(pod)), {
+      annotations: { foo: "bar" },
+    });
   });
 });

@@ -98,7 +98,8 @@ export function newContainerAnnotations(
   }
   const preStop = container.lifecycle?.preStop;
   if (preStop) annotations[containerPreStopHandlerLabel] = goJson(lifecycleHandlerFields(preStop));
-  if (container.ports?.length) annotations[containerPortsLabel] = goJson(container.ports.map(containerPortFields));
+  if (container.ports?.length)
+    annotations[containerPortsLabel] = goJson(container.ports.map(containerPortFields));
   return annotations;
 }
 
@@ -115,7 +116,9 @@ export function getPodSandboxInfoFromLabels(labels: Record<string, string>): Lab
   };
 }
 
-export function getPodSandboxInfoFromAnnotations(annotations: Record<string, string>): AnnotatedPodSandboxInfo {
+export function getPodSandboxInfoFromAnnotations(
+  annotations: Record<string, string>,
+): AnnotatedPodSandboxInfo {
   return { annotations };
 }
 
@@ -160,7 +163,11 @@ export function getContainerInfoFromAnnotations(
   if (deletionGrace !== undefined) info.podDeletionGracePeriod = deletionGrace;
   const terminationGrace = read<number | undefined>(podTerminationGracePeriodLabel, parseInt64, undefined);
   if (terminationGrace !== undefined) info.podTerminationGracePeriod = terminationGrace;
-  const preStop = read<LifecycleHandler | undefined>(containerPreStopHandlerLabel, parseJsonObject, undefined);
+  const preStop = read<LifecycleHandler | undefined>(
+    containerPreStopHandlerLabel,
+    parseJsonObject,
+    undefined,
+  );
   if (preStop !== undefined) info.preStopHandler = preStop;
   const ports = read<ContainerPort[] | undefined>(containerPortsLabel, parseJsonArray, undefined);
   if (ports !== undefined) info.containerPorts = ports;
@@ -252,5 +259,8 @@ function omitEmpty(fields: Record<string, unknown>): Record<string, unknown> {
 
 /** JSON as Go's encoding/json writes it: HTML-sensitive characters escaped. */
 export function goJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }

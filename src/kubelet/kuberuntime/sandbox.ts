@@ -1,8 +1,8 @@
 // Port of kubelet 1.28 kuberuntime_sandbox.go and kuberuntime_sandbox_linux.go generatePodSandboxConfig:
 // the PodSandboxConfig that RunPodSandbox receives. What upstream asks the kubelet for along the way
 // is here too, as pure functions over given facts: GeneratePodHostNameAndDomain (kubelet_pods.go),
-// GetPodDNS (network/dns/dns.go), MakePortMappings and
-// HasPrivilegedContainer (container/helpers.go), and the apimachinery name checks they use.
+// GetPodDNS (network/dns/dns.go), MakePortMappings and HasPrivilegedContainer (container/helpers.go),
+// and the apimachinery name checks they use.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Container, Pod } from "kubernetes-types/core/v1.js";
 import {
@@ -15,7 +15,14 @@ import {
   SecurityProfile_ProfileType,
 } from "../../cri/gen/runtime/v1/api_pb.js";
 import { invalidArgument } from "../../lib/errdefs.js";
-import { podLimits, podRequests, ResourceCPU, ResourceMemory, parseResourceList, resourceOf } from "../api/resources.js";
+import {
+  parseResourceList,
+  podLimits,
+  podRequests,
+  ResourceCPU,
+  ResourceMemory,
+  resourceOf,
+} from "../api/resources.js";
 import { calculateLinuxResources } from "./container-linux.js";
 import { newPodAnnotations, newPodLabels } from "./labels.js";
 import { namespacesForPod } from "./security-context.js";
@@ -176,9 +183,11 @@ function convertOverheadToLinuxResources(settings: KubeRuntimeSettings, pod: Pod
 /** HasPrivilegedContainer: whether any init, app or ephemeral container asks to be privileged. */
 export function hasPrivilegedContainer(pod: Pod): boolean {
   const spec = pod.spec;
-  return [...(spec?.initContainers ?? []), ...(spec?.containers ?? []), ...(spec?.ephemeralContainers ?? [])].some(
-    (c) => c.securityContext?.privileged === true,
-  );
+  return [
+    ...(spec?.initContainers ?? []),
+    ...(spec?.containers ?? []),
+    ...(spec?.ephemeralContainers ?? []),
+  ].some((c) => c.securityContext?.privileged === true);
 }
 
 export interface PortMapping {
@@ -230,7 +239,9 @@ export function generatePodHostNameAndDomain(pod: Pod, clusterDomain: string): [
   if (specHostname.length > 0) {
     const msgs = isDNS1123Label(specHostname);
     if (msgs.length > 0) {
-      throw invalidArgument(`pod Hostname ${JSON.stringify(specHostname)} is not a valid DNS label: ${msgs.join(";")}`);
+      throw invalidArgument(
+        `pod Hostname ${JSON.stringify(specHostname)} is not a valid DNS label: ${msgs.join(";")}`,
+      );
     }
     hostname = specHostname;
   }
@@ -241,7 +252,9 @@ export function generatePodHostNameAndDomain(pod: Pod, clusterDomain: string): [
   if (subdomain.length > 0) {
     const msgs = isDNS1123Label(subdomain);
     if (msgs.length > 0) {
-      throw invalidArgument(`pod Subdomain ${JSON.stringify(subdomain)} is not a valid DNS label: ${msgs.join(";")}`);
+      throw invalidArgument(
+        `pod Subdomain ${JSON.stringify(subdomain)} is not a valid DNS label: ${msgs.join(";")}`,
+      );
     }
     hostDomain = `${subdomain}.${pod.metadata?.namespace ?? ""}.svc.${clusterDomain}`;
   }
@@ -255,13 +268,19 @@ function truncatePodHostnameIfNeeded(podName: string, hostname: string): string 
   // A hostname may not end in '-' or '.'.
   const truncated = hostname.slice(0, hostnameMaxLen).replace(/[-.]+$/, "");
   if (truncated.length === 0) {
-    throw invalidArgument(`hostname for pod ${JSON.stringify(podName)} was invalid: ${JSON.stringify(hostname)}`);
+    throw invalidArgument(
+      `hostname for pod ${JSON.stringify(podName)} was invalid: ${JSON.stringify(hostname)}`,
+    );
   }
   return truncated;
 }
 
 /** GetNodenameForKernel: the hostname, or with setHostnameAsFQDN the FQDN, which must fit in 64 bytes. */
-export function getNodenameForKernel(hostname: string, hostDomain: string, setHostnameAsFQDN?: boolean): string {
+export function getNodenameForKernel(
+  hostname: string,
+  hostDomain: string,
+  setHostnameAsFQDN?: boolean,
+): string {
   if (hostDomain.length === 0 || !setHostnameAsFQDN) return hostname;
   const fqdn = `${hostname}.${hostDomain}`;
   const fqdnMaxLen = 64;
@@ -390,7 +409,8 @@ export function parseResolvConf(text: string): ResolvConf {
       else errors.push("nameserver list is empty ");
     }
     // "foo." and "foo" are one domain; counting it once keeps the search list within its limits.
-    if (keyword === "search") result.searches = rest.filter((s) => s !== ".").map((s) => s.replace(/\.$/, ""));
+    if (keyword === "search")
+      result.searches = rest.filter((s) => s !== ".").map((s) => s.replace(/\.$/, ""));
     if (keyword === "options") result.options = rest;
   }
   if (errors.length === 1) throw invalidArgument(errors[0] as string);
@@ -412,7 +432,10 @@ function omitDuplicates(values: string[]): string[] {
  * mergeDNSOptions: options by name, the pod's dnsConfig replacing the base's. Upstream builds them
  * through a Go map, so its order varies from call to call; berth keeps first-seen order.
  */
-export function mergeDNSOptions(existing: string[], podOptions: { name?: string; value?: string }[]): string[] {
+export function mergeDNSOptions(
+  existing: string[],
+  podOptions: { name?: string; value?: string }[],
+): string[] {
   const options = new Map<string, string>();
   for (const op of existing) {
     const index = op.indexOf(":");
@@ -547,7 +570,9 @@ export function isQualifiedName(value: string): string[] {
   if (name.length === 0) errs.push("name part must be non-empty");
   else if (name.length > 63) errs.push(`name part ${maxLenError(63)}`);
   if (!qualifiedNameRe.test(name)) {
-    errs.push(`name part ${regexError(qualifiedNameErrMsg, qualifiedNameFmt, "MyName", "my.name", "123-abc")}`);
+    errs.push(
+      `name part ${regexError(qualifiedNameErrMsg, qualifiedNameFmt, "MyName", "my.name", "123-abc")}`,
+    );
   }
   return errs;
 }

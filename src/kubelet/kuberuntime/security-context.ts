@@ -10,9 +10,9 @@ import type {
   Container,
   Pod,
   PodSecurityContext,
+  SELinuxOptions,
   SeccompProfile,
   SecurityContext,
-  SELinuxOptions,
 } from "kubernetes-types/core/v1.js";
 import {
   Int64ValueSchema,
@@ -63,7 +63,8 @@ export function determineEffectiveSecurityContext(
     settings.seccompProfileRoot ?? defaultSeccompProfileRoot,
   );
   // 1.28 still sends AppArmor in the deprecated string field, straight from the beta annotation.
-  synthesized.apparmorProfile = pod.metadata?.annotations?.[appArmorContainerAnnotationKeyPrefix + container.name] ?? "";
+  synthesized.apparmorProfile =
+    pod.metadata?.annotations?.[appArmorContainerAnnotationKeyPrefix + container.name] ?? "";
 
   if (!synthesized.runAsUser) {
     if (uid !== undefined) synthesized.runAsUser = create(Int64ValueSchema, { value: uid });
@@ -136,7 +137,8 @@ export function effectiveSecurityContext(pod: Pod, container: Container): Securi
     if (own[key] !== undefined) Object.assign(merged, { [key]: structuredClone(own[key]) });
   }
   // Windows options merge field by field.
-  if (own.windowsOptions) merged.windowsOptions = { ...merged.windowsOptions, ...withoutUndefined(own.windowsOptions) };
+  if (own.windowsOptions)
+    merged.windowsOptions = { ...merged.windowsOptions, ...withoutUndefined(own.windowsOptions) };
   return merged;
 }
 
@@ -162,7 +164,14 @@ const defaultMaskedPaths = [
   "/proc/scsi",
   "/sys/firmware",
 ];
-const defaultReadonlyPaths = ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+const defaultReadonlyPaths = [
+  "/proc/asound",
+  "/proc/bus",
+  "/proc/fs",
+  "/proc/irq",
+  "/proc/sys",
+  "/proc/sysrq-trigger",
+];
 
 export function convertToRuntimeMaskedPaths(procMount: string | undefined): string[] {
   return procMount === "Unmasked" ? [] : [...defaultMaskedPaths];
@@ -185,10 +194,18 @@ export function getSeccompProfile(
 ): SecurityProfile {
   const field = containerSc?.seccompProfile ?? podSc?.seccompProfile;
   if (field) return fieldSeccompProfile(containerName, field, profileRoot);
-  return profile(fallbackToRuntimeDefault ? SecurityProfile_ProfileType.RuntimeDefault : SecurityProfile_ProfileType.Unconfined);
+  return profile(
+    fallbackToRuntimeDefault
+      ? SecurityProfile_ProfileType.RuntimeDefault
+      : SecurityProfile_ProfileType.Unconfined,
+  );
 }
 
-function fieldSeccompProfile(containerName: string, field: SeccompProfile, profileRoot: string): SecurityProfile {
+function fieldSeccompProfile(
+  containerName: string,
+  field: SeccompProfile,
+  profileRoot: string,
+): SecurityProfile {
   switch (field.type) {
     case "RuntimeDefault":
       return profile(SecurityProfile_ProfileType.RuntimeDefault);
@@ -236,7 +253,12 @@ export function namespacesForPod(pod: Pod): NamespaceOption {
  * uid 0, whether the pod says so or the image does; an image user given only by name cannot be checked
  * and is refused.
  */
-export function verifyRunAsNonRoot(pod: Pod, container: Container, uid: bigint | undefined, username: string): void {
+export function verifyRunAsNonRoot(
+  pod: Pod,
+  container: Container,
+  uid: bigint | undefined,
+  username: string,
+): void {
   const sc = effectiveSecurityContext(pod, container);
   if (!sc.runAsNonRoot) return;
   const where = `(pod: "${pod.metadata?.name}_${pod.metadata?.namespace}(${pod.metadata?.uid})", container: ${container.name})`;

@@ -16,7 +16,13 @@ describe("getContainerOOMScoreAdjust", () => {
   // pkg/kubelet/qos TestGetContainerOOMScoreAdjust (1.28): [pod, memory capacity, lowest, highest].
   const cases: [string, Pod, bigint, number, number][] = [
     ["cpuLimit", pod({ limits: { cpu: "10" } }), 4_000_000_000n, 999, 999],
-    ["memoryLimitCPURequest", pod({ requests: { cpu: "0" }, limits: { memory: "10G" } }), 8_000_000_000n, 999, 999],
+    [
+      "memoryLimitCPURequest",
+      pod({ requests: { cpu: "0" }, limits: { memory: "10G" } }),
+      8_000_000_000n,
+      999,
+      999,
+    ],
     ["zeroMemoryLimit", pod({ limits: { memory: "0" } }), 7_230_457_451n, 1000, 1000],
     ["noRequestLimit", pod({}), 4_000_000_000n, 1000, 1000],
     [
@@ -43,7 +49,11 @@ describe("getContainerOOMScoreAdjust", () => {
     [
       "clusterCritical",
       {
-        spec: { priorityClassName: "system-cluster-critical", priority: systemCritical, containers: [{ name: "c" }] },
+        spec: {
+          priorityClassName: "system-cluster-critical",
+          priority: systemCritical,
+          containers: [{ name: "c" }],
+        },
       },
       4_000_000_000n,
       1000,
@@ -52,7 +62,11 @@ describe("getContainerOOMScoreAdjust", () => {
     [
       "nodeCritical",
       {
-        spec: { priorityClassName: "system-node-critical", priority: systemCritical + 1000, containers: [{ name: "c" }] },
+        spec: {
+          priorityClassName: "system-node-critical",
+          priority: systemCritical + 1000,
+          containers: [{ name: "c" }],
+        },
       },
       4_000_000_000n,
       -997,
@@ -83,10 +97,15 @@ describe("getContainerOOMScoreAdjust", () => {
   });
 
   it("reads the allocated memory request with InPlacePodVerticalScaling", () => {
-    const p = pod({ requests: { memory: "1G", cpu: "1" } });
-    p.status = { containerStatuses: [{ name: "c", allocatedResources: { memory: "4G" } } as never] };
+    const p: Pod = {
+      ...pod({ requests: { memory: "1G", cpu: "1" } }),
+      status: { containerStatuses: [{ name: "c", allocatedResources: { memory: "4G" } } as never] },
+    };
     const c = p.spec?.containers[0] as never;
     assert.equal(getContainerOOMScoreAdjust(p, c, standardMemoryAmount, gates), 875);
-    assert.equal(getContainerOOMScoreAdjust(p, c, standardMemoryAmount, { InPlacePodVerticalScaling: true }), 500);
+    assert.equal(
+      getContainerOOMScoreAdjust(p, c, standardMemoryAmount, { InPlacePodVerticalScaling: true }),
+      500,
+    );
   });
 });

@@ -2,8 +2,8 @@
 // memory pressure the kernel kills best-effort work first and guaranteed work last. Also the
 // critical-pod tests from pkg/kubelet/types/pod_update.go that the policy relies on.
 import type { Container, Pod } from "kubernetes-types/core/v1.js";
+import { containerRequests, parseResourceList, ResourceMemory, resourceOf } from "../api/resources.js";
 import type { FeatureGates } from "../features/features.js";
-import { parseResourceList, ResourceMemory, resourceOf, containerRequests } from "../api/resources.js";
 import { getPodQOS, PodQOSBestEffort, PodQOSGuaranteed } from "./qos.js";
 
 export const guaranteedOOMScoreAdj = -997;
@@ -52,7 +52,8 @@ export function getContainerOOMScoreAdjust(
   let memoryRequest = resourceOf(containerRequests(container), ResourceMemory).value();
   if (gates.InPlacePodVerticalScaling) {
     const status = pod.status?.containerStatuses?.find((s) => s.name === container.name);
-    if (status) memoryRequest = resourceOf(parseResourceList(status.allocatedResources), ResourceMemory).value();
+    if (status)
+      memoryRequest = resourceOf(parseResourceList(status.allocatedResources), ResourceMemory).value();
   }
   const adjust = Number(1000n - (1000n * memoryRequest) / memoryCapacity);
   if (adjust < 1000 + guaranteedOOMScoreAdj) return 1000 + guaranteedOOMScoreAdj;

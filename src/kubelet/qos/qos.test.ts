@@ -21,7 +21,10 @@ function pod(name: string, containers: Container[], initContainers?: Container[]
 describe("getPodQOS", () => {
   // pkg/apis/core/v1/helper/qos TestGetPodQOS (1.28).
   const cases: [Pod, PodQOSClass][] = [
-    [pod("guaranteed", [ctr("guaranteed", resourceList("100m", "100Mi"), resourceList("100m", "100Mi"))]), "Guaranteed"],
+    [
+      pod("guaranteed", [ctr("guaranteed", resourceList("100m", "100Mi"), resourceList("100m", "100Mi"))]),
+      "Guaranteed",
+    ],
     [
       pod("guaranteed-guaranteed", [
         ctr("guaranteed", resourceList("100m", "100Mi"), resourceList("100m", "100Mi")),
@@ -52,10 +55,15 @@ describe("getPodQOS", () => {
       "Burstable",
     ],
     [
-      pod("burstable-cpu-guaranteed-memory", [ctr("burstable", resourceList("", "100Mi"), resourceList("", "100Mi"))]),
+      pod("burstable-cpu-guaranteed-memory", [
+        ctr("burstable", resourceList("", "100Mi"), resourceList("", "100Mi")),
+      ]),
       "Burstable",
     ],
-    [pod("burstable-no-limits", [ctr("burstable", resourceList("100m", "100Mi"), resourceList("", ""))]), "Burstable"],
+    [
+      pod("burstable-no-limits", [ctr("burstable", resourceList("100m", "100Mi"), resourceList("", ""))]),
+      "Burstable",
+    ],
     [
       pod("burstable-guaranteed", [
         ctr("burstable", resourceList("1", "100Mi"), resourceList("2", "100Mi")),
@@ -70,8 +78,14 @@ describe("getPodQOS", () => {
       ]),
       "Burstable",
     ],
-    [pod("burstable-1", [ctr("burstable", resourceList("10m", "100Mi"), resourceList("100m", "200Mi"))]), "Burstable"],
-    [pod("burstable-2", [ctr("burstable", resourceList("0", "0"), resourceList("100m", "200Mi"))]), "Burstable"],
+    [
+      pod("burstable-1", [ctr("burstable", resourceList("10m", "100Mi"), resourceList("100m", "200Mi"))]),
+      "Burstable",
+    ],
+    [
+      pod("burstable-2", [ctr("burstable", resourceList("0", "0"), resourceList("100m", "200Mi"))]),
+      "Burstable",
+    ],
     [
       pod("best-effort-hugepages", [
         ctr(
@@ -96,8 +110,10 @@ describe("getPodQOS", () => {
   }
 
   it("takes the class recorded in the pod's status when there is one", () => {
-    const p = pod("recorded", [ctr("c", resourceList("", ""), resourceList("", ""))]);
-    p.status = { qosClass: "Guaranteed" };
+    const p: Pod = {
+      ...pod("recorded", [ctr("c", resourceList("", ""), resourceList("", ""))]),
+      status: { qosClass: "Guaranteed" },
+    };
     assert.equal(getPodQOS(p), "Guaranteed");
     assert.equal(computePodQOS(p), "BestEffort");
   });

@@ -1,7 +1,13 @@
 // pkg/apis/core/v1/helper/qos/qos.go (kubelet 1.28): a pod's QoS class, from which the kubelet picks its
 // cgroup parent (Guaranteed / burstable / besteffort) and its containers' OOM score adjustment.
 import type { Pod } from "kubernetes-types/core/v1.js";
-import { containerLimits, containerRequests, ResourceCPU, ResourceMemory, type ResourceList } from "../api/resources.js";
+import {
+  containerLimits,
+  containerRequests,
+  ResourceCPU,
+  type ResourceList,
+  ResourceMemory,
+} from "../api/resources.js";
 
 export const PodQOSGuaranteed = "Guaranteed";
 export const PodQOSBurstable = "Burstable";

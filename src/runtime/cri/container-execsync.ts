@@ -23,6 +23,6 @@ export async function execSync(
     throw wrap(err, "failed to exec in container");
   }
   // The shim's errors already say "failed to exec in container".
-  const r = await c.tasks.shim.execSync(ctr.id, { args: req.cmd, timeout: Number(req.timeout) });
+  const r = await c.tasks.execSync(ctr.id, { args: req.cmd, timeout: Number(req.timeout) });
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
 }

@@ -18,7 +18,7 @@ export async function reopenContainerLog(
     throw new BerthError("Unknown", "container is not running");
   }
   try {
-    await c.tasks.shim.reopenLog(ctr.id);
+    await c.tasks.reopenLog(ctr.id);
   } catch (err) {
     throw wrap(err, "failed to reopen container log");
   }

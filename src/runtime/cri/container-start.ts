@@ -43,7 +43,7 @@ export async function startContainer(
     const record = await c.containers.get(CriNamespace, id);
     await c.tasks.create(CriNamespace, record, { logPath: logPath || "/dev/null", name: ctr.metadata.name });
     try {
-      const running = await c.tasks.shim.start(id);
+      const running = await c.tasks.start(id);
       await c.updateStatus(ctr, { pid: running.pid, startedAt: nowNs() });
     } catch (err) {
       await c.tasks

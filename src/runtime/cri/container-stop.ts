@@ -38,7 +38,7 @@ export async function stopContainer(c: CriService, ctr: CriContainer, timeout: n
 
 async function kill(c: CriService, ctr: CriContainer, signal: NodeJS.Signals): Promise<void> {
   try {
-    await c.tasks.shim.kill(ctr.id, signal);
+    await c.tasks.kill(ctr.id, signal);
   } catch (err) {
     // A container that exited meanwhile has nothing left to signal.
     if (criContainerState(ctr.status) !== "CONTAINER_EXITED") {

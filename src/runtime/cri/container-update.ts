@@ -28,7 +28,7 @@ export async function updateContainerResources(
   try {
     await c.containers.update(CriNamespace, id, { spec });
     ctr.spec = spec;
-    if (state === "CONTAINER_RUNNING") await c.tasks.shim.update(id, resources);
+    if (state === "CONTAINER_RUNNING") await c.tasks.update(id, resources);
   } catch (err) {
     await c.containers.update(CriNamespace, id, { spec: old }).catch(() => {});
     ctr.spec = old;

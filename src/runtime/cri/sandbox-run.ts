@@ -139,9 +139,10 @@ export async function runPodSandbox(
     const created = await c.tasks.create(CriNamespace, await c.containers.get(CriNamespace, id), {
       logPath: "/dev/null",
       name,
+      infra: true,
     });
     undo.push("delete task", () => c.tasks.delete(CriNamespace, id));
-    await c.tasks.shim.start(id);
+    await c.tasks.start(id);
     const sandbox: Sandbox = { id, metadata: meta, state: "ready", pid: created.pid };
     c.sandboxStore.add(sandbox);
     c.watchSandbox(sandbox);

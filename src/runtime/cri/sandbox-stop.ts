@@ -41,7 +41,7 @@ async function doStop(c: CriService, sandbox: Sandbox): Promise<void> {
   });
   if (sandbox.state !== "notready") {
     try {
-      await c.tasks.shim.kill(id, "SIGKILL");
+      await c.tasks.kill(id, "SIGKILL");
     } catch (err) {
       // It may have exited meanwhile; only a process that is still there is an error.
       if (sandbox.state === "ready" && sandbox.exited === undefined) {

@@ -207,7 +207,7 @@ export class CriService implements GrpcService {
   watchSandbox(sandbox: Sandbox): void {
     const { id } = sandbox;
     sandbox.exited = (async () => {
-      await this.tasks.shim.wait(id, this.closing.signal);
+      await this.tasks.wait(id, this.closing.signal);
       sandbox.state = "notready";
       sandbox.pid = 0;
       await this.tasks.delete(CriNamespace, id);
@@ -221,7 +221,7 @@ export class CriService implements GrpcService {
   watchContainer(ctr: CriContainer): void {
     const { id } = ctr;
     ctr.exited = (async () => {
-      const exit = await this.tasks.shim.wait(id, this.closing.signal);
+      const exit = await this.tasks.wait(id, this.closing.signal);
       const reason = exit.oomKilled ? exitReason(exit) : ctr.status.reason;
       await this.updateStatus(ctr, {
         pid: 0,

@@ -1,14 +1,17 @@
 // The tasks service (containerd's runtime/v2 TaskManager and services/tasks): a task is a
 // container brought to life. Create makes the bundle — <state>/<ns>/<id> with config.json
-// and the rootfs mounted from the container's snapshot — and hands it to the shim, which
-// runs `runc create` under its monitor; delete undoes all of it. Everything after create
-// (start, kill, wait, exec, update) goes to the shim by id.
+// and the rootfs mounted from the container's snapshot — and hands it to a shim, which
+// runs `runc create`; delete undoes all of it. Containers get the monitored shim (conmon:
+// logs, exit codes, OOM); a pod's infra container, which has no output and whose exit code
+// nobody reads, gets the monitor-less one. Everything after create goes to the task's shim
+// by id.
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { isNotFound, messageOf, wrap } from "../../lib/errdefs.js";
+import { isNotFound, messageOf, notFound, wrap } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
-import type { CreatedState, ProcessState } from "../../shim/process-state.js";
-import type { CreateOptions, Shim } from "../../shim/shim.js";
+import type { LinuxResources } from "../../runc/oci-spec.js";
+import type { CreatedState, ExitStatus, ProcessState, RunningState } from "../../shim/process-state.js";
+import type { CreateOptions, ExecSyncOptions, ExecSyncResult, Shim } from "../../shim/shim.js";
 import type { Container } from "../core/containers/containers.js";
 import type { Snapshotter } from "../core/snapshots/snapshots.js";
 import { mountAll, unmountAll } from "../mount/mount.js";
@@ -16,19 +19,24 @@ import { mountAll, unmountAll } from "../mount/mount.js";
 export interface TaskManagerOptions {
   /** Where bundles live: <stateDir>/<ns>/<id>. */
   stateDir: string;
+  /** Runs containers under a monitor. */
   shim: Shim;
+  /** Runs infra containers without one. */
+  infraShim: Shim;
   snapshotters: Record<string, Snapshotter>;
   log: Logger;
 }
 
-export type TaskCreateOptions = Pick<CreateOptions, "logPath" | "monitorCgroup" | "logSizeMax" | "name">;
+export type TaskCreateOptions = Pick<CreateOptions, "logPath" | "monitorCgroup" | "logSizeMax" | "name"> & {
+  /** An infra container: no monitor, no log. */
+  infra?: boolean;
+};
 
 export class TaskManager {
-  readonly shim: Shim;
+  /** The shim of each task this daemon knows. */
+  private readonly shims = new Map<string, Shim>();
 
-  constructor(private readonly o: TaskManagerOptions) {
-    this.shim = o.shim;
-  }
+  constructor(private readonly o: TaskManagerOptions) {}
 
   bundlePath(ns: string, id: string): string {
     return join(this.o.stateDir, ns, id);
@@ -45,7 +53,11 @@ export class TaskManager {
         await mountAll(await snapshotter.mounts(ns, c.snapshotKey), rootfs);
       }
       await writeFile(join(bundle, "config.json"), JSON.stringify(c.spec));
-      return await this.o.shim.create({ id: c.id, bundle, ...opts });
+      const { infra, ...createOpts } = opts;
+      const shim = infra ? this.o.infraShim : this.o.shim;
+      const created = await shim.create({ id: c.id, bundle, ...createOpts });
+      this.shims.set(c.id, shim);
+      return created;
     } catch (err) {
       await this.removeBundle(ns, c.id).catch((e) =>
         this.o.log.warn({ id: c.id, err: messageOf(e) }, "failed to remove the bundle of a failed task"),
@@ -56,23 +68,57 @@ export class TaskManager {
 
   /** Deletes the task: the shim's process and state, then the rootfs mount and the bundle. A missing task is fine. */
   async delete(ns: string, id: string): Promise<void> {
+    const shim = this.shims.get(id);
     try {
-      await this.o.shim.delete(id);
+      await shim?.delete(id);
     } catch (err) {
       if (!isNotFound(err)) throw wrap(err, `failed to delete task of container "${id}"`);
     }
+    this.shims.delete(id);
     await this.removeBundle(ns, id);
   }
 
-  /** After a restart: the shim's view of the task, or undefined when it has none (then its bundle goes). */
+  /** After a restart: a shim's view of the task, or undefined when none has it (then its bundle goes). */
   async recover(ns: string, id: string): Promise<ProcessState | undefined> {
-    try {
-      return await this.o.shim.recover(id);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      await this.removeBundle(ns, id);
-      return undefined;
+    for (const shim of [this.o.shim, this.o.infraShim]) {
+      try {
+        const state = await shim.recover(id);
+        this.shims.set(id, shim);
+        return state;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
     }
+    await this.removeBundle(ns, id);
+    return undefined;
+  }
+
+  start(id: string): Promise<RunningState> {
+    return this.shimOf(id).start(id);
+  }
+
+  state(id: string): Promise<ProcessState> {
+    return this.shimOf(id).state(id);
+  }
+
+  kill(id: string, signal: NodeJS.Signals): Promise<void> {
+    return this.shimOf(id).kill(id, signal);
+  }
+
+  wait(id: string, signal?: AbortSignal): Promise<ExitStatus> {
+    return this.shimOf(id).wait(id, signal);
+  }
+
+  execSync(id: string, opts: ExecSyncOptions): Promise<ExecSyncResult> {
+    return this.shimOf(id).execSync(id, opts);
+  }
+
+  reopenLog(id: string): Promise<void> {
+    return this.shimOf(id).reopenLog(id);
+  }
+
+  update(id: string, resources: LinuxResources): Promise<void> {
+    return this.shimOf(id).update(id, resources);
   }
 
   /** Bundles of ids not in `known` (a crash between bundle and record): deleted with their tasks. */
@@ -86,7 +132,7 @@ export class TaskManager {
     }
     const orphans = ids.filter((id) => !known.has(id));
     for (const id of orphans) {
-      await this.o.shim.recover(id).catch(() => undefined);
+      await this.recover(ns, id).catch(() => undefined);
       await this.delete(ns, id);
     }
     return orphans;
@@ -101,6 +147,12 @@ export class TaskManager {
     } catch (err) {
       throw wrap(err, `failed to remove bundle of container "${id}"`);
     }
+  }
+
+  private shimOf(id: string): Shim {
+    const shim = this.shims.get(id);
+    if (!shim) throw notFound(`no running task found: task ${id} not found`);
+    return shim;
   }
 
   private snapshotter(name: string): Snapshotter {
