@@ -10,7 +10,7 @@ import { afterEach, beforeEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { newLogger } from "../src/lib/log.js";
 import { GarbageCollector } from "../src/runtime/gc/gc.js";
-import { fromBytes } from "../src/runtime/reference/digest.js";
+import { fromBytes } from "../src/lib/reference/digest.js";
 import { blobSize, ingestRef, leaseId, ns, openStores, payload } from "./support/content-writer-child.js";
 
 const child = join(dirname(fileURLToPath(import.meta.url)), "support", "content-writer-child.js");

@@ -15,7 +15,7 @@ import { selectManifest } from "../src/runtime/images/handlers.js";
 import { isIndexType } from "../src/runtime/images/media-types.js";
 import { parseIndex } from "../src/runtime/images/oci.js";
 import { defaultMatcher } from "../src/runtime/images/platforms.js";
-import { parseDockerRef } from "../src/runtime/reference/reference.js";
+import { parseDockerRef } from "../src/lib/reference/reference.js";
 import type { RegistryAuth } from "../src/runtime/remotes/auth.js";
 import { newResolver, type Resolved, type Resolver } from "../src/runtime/remotes/resolver.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";

@@ -14,7 +14,7 @@ import { newLogger } from "../../src/lib/log.js";
 import { LocalContentStore } from "../../src/runtime/content/local-store.js";
 import { MetadataDb } from "../../src/runtime/core/metadata/db.js";
 import { MetadataLeaseManager } from "../../src/runtime/leases/lease-manager.js";
-import { fromBytes } from "../../src/runtime/reference/digest.js";
+import { fromBytes } from "../../src/lib/reference/digest.js";
 
 export const ns = "k8s.io";
 export const leaseId = "pull";

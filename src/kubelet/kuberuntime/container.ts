@@ -9,8 +9,10 @@
 // (ExpandContainerCommandAndArgs, ExpandContainerVolumeMounts), third_party/forked/golang/expansion,
 // pkg/fieldpath, the downward API resource helpers (pkg/api/v1/resource, kubelet_resources.go) and
 // security_context_others.go verifyRunAsNonRoot.
+import { chmod, mkdir, readdir, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { posix } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
   ConfigMap,
@@ -27,13 +29,37 @@ import {
   type Image,
   MountPropagation,
   type MountSchema,
+  type PodSandboxConfigSchema,
 } from "../../cri/gen/runtime/v1/api_pb.js";
-import { invalidArgument, notFound } from "../../lib/errdefs.js";
+import { invalidArgument, isNotFound, messageOf, notFound } from "../../lib/errdefs.js";
 import { parseQuantity } from "../api/quantity.js";
 import { containerLimits, containerRequests, resourceOf } from "../api/resources.js";
-import type { ContainerID } from "../container/runtime.js";
+import {
+  buildContainerID,
+  type ContainerID,
+  findContainerStatusByName,
+  type PodStatus,
+} from "../container/runtime.js";
+import {
+  ErrCreateContainer,
+  ErrCreateContainerConfig,
+  ErrImagePull,
+  ErrPostStartHook,
+  ErrRunContainer,
+  type SyncErrorReason,
+} from "../container/sync-result.js";
+import { containerFieldPath, Reason } from "../events/event-recorder.js";
+import { ImageError } from "../images/image-manager.js";
+import { runLifecycleHandler } from "../lifecycle/handlers.js";
 import { generateLinuxContainerConfig, shouldEnforceMemoryQoS } from "./container-linux.js";
-import { newContainerAnnotations, newContainerLabels } from "./labels.js";
+import { getContainerInfoFromAnnotations, newContainerAnnotations, newContainerLabels } from "./labels.js";
+import type { KubeGenericRuntimeManager } from "./manager.js";
+import {
+  type ContainerKillReason,
+  reasonFailedPostStartHook,
+  reasonLivenessProbe,
+  reasonStartupProbe,
+} from "./pod-actions.js";
 import {
   buildPodLogsDirectory,
   formatPod,
@@ -844,3 +870,265 @@ function goJoin(...parts: string[]): string {
   return goClean(parts.filter((part) => part !== "").join("/"));
 }
 // ==== end of generateContainerConfig ====
+
+// ==== startContainer and killContainer ====
+// The kubelet's side of a container's life: pull, configure, create, start, postStart; and
+// preStop, stop. Each failure comes back as the reason syncPod records (upstream's msg, err).
+
+/** A failed start: the SyncResult's reason and message. */
+export interface StartFailure {
+  reason: SyncErrorReason;
+  message: string;
+}
+
+/** The least time a container gets to stop, whatever its grace period (minimumGracePeriodInSeconds). */
+const minimumGracePeriodSeconds = 2;
+/** The API's default terminationGracePeriodSeconds. */
+const defaultTerminationGracePeriodSeconds = 30;
+
+/**
+ * startContainer: Step 1 pull the image, Step 2 create the container (restart count, config,
+ * the files it needs on the host, CRI CreateContainer), Step 3 start it, Step 4 run the
+ * postStart hook. Resolves with undefined when it started, else with why not.
+ */
+export async function startContainer(
+  m: KubeGenericRuntimeManager,
+  podSandboxID: string,
+  podSandboxConfig: MessageInitShape<typeof PodSandboxConfigSchema>,
+  container: Container,
+  pod: Pod,
+  podStatus: PodStatus,
+  podIP: string,
+  podIPs: string[],
+): Promise<StartFailure | undefined> {
+  const { deps } = m;
+  const fieldPath = containerFieldPath(pod, container.name);
+  const event = (type: "Normal" | "Warning", reason: string, message: string) =>
+    deps.recorder.record(pod, { type, reason, message, fieldPath });
+
+  // Step 1: pull the image.
+  let imageRef: string;
+  try {
+    imageRef = (await deps.imageManager.ensureImageExists(pod, container, podSandboxConfig)).imageRef;
+  } catch (err) {
+    event("Warning", Reason.FailedToCreateContainer, `Error: ${messageOf(err)}`);
+    return { reason: err instanceof ImageError ? err.reason : ErrImagePull, message: messageOf(err) };
+  }
+
+  // Step 2: create the container.
+  const previous = findContainerStatusByName(podStatus, container.name);
+  const restartCount = previous
+    ? previous.restartCount + 1
+    : await calcRestartCountByLogDir(
+        buildContainerLogsDirectory(
+          deps.settings.podLogsRootDirectory,
+          pod.metadata?.namespace ?? "",
+          pod.metadata?.name ?? "",
+          pod.metadata?.uid ?? "",
+          container.name,
+        ),
+      );
+  let plan: ContainerConfigPlan;
+  try {
+    const image = (await deps.images.imageStatus({ image: { image: imageRef } })).image;
+    plan = generateContainerConfig(
+      deps.settings,
+      container,
+      pod,
+      restartCount,
+      podIP,
+      imageRef,
+      podIPs,
+      undefined,
+      {
+        podDir: deps.host.podDir(pod),
+        volumes: deps.host.volumes(pod),
+        localObjects: deps.host.localObjects(pod.metadata?.namespace ?? ""),
+        hostIPs: deps.host.hostIPs,
+        nodeAllocatable: deps.host.nodeAllocatable,
+        clusterDomain: deps.host.dns.clusterDomain,
+        nodeEtcHosts: deps.host.nodeEtcHosts,
+        terminationMessageId: makeUID(),
+        imageUser: imageUserFromStatus(image),
+      },
+    );
+    for (const d of plan.directories) await mkdir(d.path, { recursive: true, mode: d.mode });
+    for (const f of plan.files) {
+      await writeFile(f.path, f.content);
+      await chmod(f.path, f.mode);
+    }
+  } catch (err) {
+    event("Warning", Reason.FailedToCreateContainer, `Error: ${messageOf(err)}`);
+    return { reason: ErrCreateContainerConfig, message: messageOf(err) };
+  }
+  let containerId: string;
+  try {
+    ({ containerId } = await deps.runtime.createContainer({
+      podSandboxId: podSandboxID,
+      config: plan.config,
+      sandboxConfig: podSandboxConfig,
+    }));
+  } catch (err) {
+    event("Warning", Reason.FailedToCreateContainer, `Error: ${messageOf(err)}`);
+    return { reason: ErrCreateContainer, message: messageOf(err) };
+  }
+  event("Normal", Reason.CreatedContainer, `Created container ${container.name}`);
+
+  // Step 3: start the container.
+  try {
+    await deps.runtime.startContainer({ containerId });
+  } catch (err) {
+    event("Warning", Reason.FailedToStartContainer, `Error: ${messageOf(err)}`);
+    return { reason: ErrRunContainer, message: messageOf(err) };
+  }
+  event("Normal", Reason.StartedContainer, `Started container ${container.name}`);
+
+  // Step 4: execute the post start hook.
+  const postStart = container.lifecycle?.postStart;
+  if (postStart) {
+    const id = buildContainerID(deps.runtimeName, containerId);
+    try {
+      await runLifecycleHandler(deps.runtime, id, pod, container, postStart, podIP);
+    } catch (err) {
+      const message = messageOf(err);
+      event("Warning", Reason.FailedPostStartHook, message);
+      await killContainer(m, pod, id, container.name, "FailedPostStartHook", reasonFailedPostStartHook).catch(
+        (e) =>
+          m.log.error(
+            { pod: formatPod(pod), container: container.name, err: messageOf(e) },
+            "failed to kill container after a failed postStart hook",
+          ),
+      );
+      return { reason: ErrPostStartHook, message };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * killContainer: the Killing event, the preStop hook if there is time for it, then CRI
+ * StopContainer with what is left of the grace period (at least 2 s, or the override). A
+ * container without its pod (an orphan) stops with the grace period its annotations recorded.
+ */
+export async function killContainer(
+  m: KubeGenericRuntimeManager,
+  pod: Pod | undefined,
+  containerID: ContainerID,
+  containerName: string,
+  message: string,
+  reason: ContainerKillReason | "",
+  gracePeriodOverride?: number,
+): Promise<void> {
+  const { deps } = m;
+  const spec = pod
+    ? [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find(
+        (c) => c.name === containerName,
+      )
+    : undefined;
+  if (pod && !spec) {
+    throw new Error(
+      `failed to get containerSpec ${JSON.stringify(containerName)} (id=${JSON.stringify(containerID.id)}) in pod ${JSON.stringify(formatPod(pod))} when killing container for reason ${JSON.stringify(message)}`,
+    );
+  }
+  let gracePeriod: number;
+  let preStop = spec?.lifecycle?.preStop;
+  if (pod && spec) {
+    gracePeriod = terminationGracePeriod(pod, spec, reason);
+    deps.recorder.record(pod, {
+      type: "Normal",
+      reason: Reason.KillingContainer,
+      message: message || `Stopping container ${spec.name}`,
+      fieldPath: containerFieldPath(pod, containerName),
+    });
+  } else {
+    // restoreSpecsFromContainerLabels: what the container's annotations kept.
+    const status = (await deps.runtime.containerStatus({ containerId: containerID.id })).status;
+    const info = getContainerInfoFromAnnotations(status?.annotations ?? {}, deps.settings.featureGates);
+    gracePeriod =
+      info.podDeletionGracePeriod ?? info.podTerminationGracePeriod ?? defaultTerminationGracePeriodSeconds;
+    preStop = info.preStopHandler;
+  }
+  if (preStop && gracePeriod > 0 && pod && spec) {
+    gracePeriod -= await executePreStopHook(m, pod, containerID, spec, gracePeriod);
+  }
+  gracePeriod = Math.max(gracePeriod, minimumGracePeriodSeconds);
+  if (gracePeriodOverride !== undefined) gracePeriod = gracePeriodOverride;
+  try {
+    await deps.runtime.stopContainer({ containerId: containerID.id, timeout: BigInt(gracePeriod) });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
+/** setTerminationGracePeriod: the pod's deletion grace period, else its spec's, else a failed probe's own. */
+function terminationGracePeriod(pod: Pod, container: Container, reason: ContainerKillReason | ""): number {
+  let grace =
+    pod.metadata?.deletionGracePeriodSeconds ??
+    pod.spec?.terminationGracePeriodSeconds ??
+    defaultTerminationGracePeriodSeconds;
+  if (reason === reasonStartupProbe && container.startupProbe?.terminationGracePeriodSeconds !== undefined) {
+    grace = container.startupProbe.terminationGracePeriodSeconds;
+  }
+  if (
+    reason === reasonLivenessProbe &&
+    container.livenessProbe?.terminationGracePeriodSeconds !== undefined
+  ) {
+    grace = container.livenessProbe.terminationGracePeriodSeconds;
+  }
+  return grace;
+}
+
+/** executePreStopHook: runs the hook for at most the grace period; resolves with the whole seconds it took. */
+async function executePreStopHook(
+  m: KubeGenericRuntimeManager,
+  pod: Pod,
+  containerID: ContainerID,
+  container: Container,
+  gracePeriod: number,
+): Promise<number> {
+  const started = Date.now();
+  const fieldPath = containerFieldPath(pod, container.name);
+  const hook = container.lifecycle?.preStop;
+  if (!hook) return 0;
+  const done = runLifecycleHandler(m.deps.runtime, containerID, pod, container, hook, "").then(
+    () => undefined,
+    (err: unknown) => messageOf(err),
+  );
+  const timedOut = Symbol("timedOut");
+  const timer = new AbortController();
+  const outcome = await Promise.race([
+    done,
+    sleep(gracePeriod * 1000, timedOut, { signal: timer.signal }).catch(() => undefined),
+  ]);
+  timer.abort();
+  if (outcome === timedOut) {
+    m.log.info(
+      { pod: formatPod(pod), container: container.name, gracePeriod },
+      "PreStop hook not completed in grace period",
+    );
+  } else if (typeof outcome === "string") {
+    m.deps.recorder.record(pod, {
+      type: "Warning",
+      reason: Reason.FailedPreStopHook,
+      message: outcome,
+      fieldPath,
+    });
+  }
+  return Math.floor((Date.now() - started) / 1000);
+}
+
+/** calcRestartCountByLogDir: after a runtime lost its state, the next count from the logs kept. */
+async function calcRestartCountByLogDir(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let count = 0;
+  for (const n of names) {
+    const match = /^(\d+)\.log(\..*)?$/.exec(n);
+    if (match) count = Math.max(count, Number(match[1]) + 1);
+  }
+  return count;
+}

@@ -9,6 +9,7 @@ import {
   Protocol,
   SecurityProfile_ProfileType,
 } from "../../cri/gen/runtime/v1/api_pb.js";
+import type { KubeEvent } from "../events/event-recorder.js";
 import { featureGates } from "../features/features.js";
 import {
   type DNSSettings,
@@ -21,7 +22,6 @@ import {
   getPodDNS,
   getPodDNSType,
   isQualifiedName,
-  type KubeEvent,
   makePortMappings,
   mergeDNSOptions,
   parseResolvConf,

@@ -3,6 +3,8 @@
 // is here too, as pure functions over given facts: GeneratePodHostNameAndDomain (kubelet_pods.go),
 // GetPodDNS (network/dns/dns.go), MakePortMappings and HasPrivilegedContainer (container/helpers.go),
 // and the apimachinery name checks they use.
+
+import { mkdir } from "node:fs/promises";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Container, Pod } from "kubernetes-types/core/v1.js";
 import {
@@ -14,7 +16,7 @@ import {
   Protocol,
   SecurityProfile_ProfileType,
 } from "../../cri/gen/runtime/v1/api_pb.js";
-import { invalidArgument } from "../../lib/errdefs.js";
+import { BerthError, invalidArgument, kindOf, messageOf } from "../../lib/errdefs.js";
 import {
   parseResourceList,
   podLimits,
@@ -23,8 +25,10 @@ import {
   ResourceMemory,
   resourceOf,
 } from "../api/resources.js";
+import type { RecordEvent } from "../events/event-recorder.js";
 import { calculateLinuxResources } from "./container-linux.js";
 import { newPodAnnotations, newPodLabels } from "./labels.js";
+import type { KubeGenericRuntimeManager } from "./manager.js";
 import { namespacesForPod } from "./security-context.js";
 import type { KubeRuntimeSettings } from "./settings.js";
 
@@ -32,15 +36,6 @@ type PodSandboxConfig = MessageInitShape<typeof PodSandboxConfigSchema>;
 type LinuxPodSandboxConfig = MessageInitShape<typeof LinuxPodSandboxConfigSchema>;
 type LinuxContainerResources = MessageInitShape<typeof LinuxContainerResourcesSchema>;
 type DNSConfig = MessageInitShape<typeof DNSConfigSchema>;
-
-/** An event the kubelet records on the pod or on its node (client-go's EventRecorder). */
-export interface KubeEvent {
-  object: "Pod" | "Node";
-  type: "Normal" | "Warning";
-  reason: string;
-  message: string;
-}
-export type RecordEvent = (event: KubeEvent) => void;
 
 /** The kubelet's DNS settings (its dnsConfigurer): --cluster-dns, --cluster-domain, --resolv-conf. */
 export interface DNSSettings {
@@ -575,4 +570,48 @@ export function isQualifiedName(value: string): string[] {
     );
   }
   return errs;
+}
+
+// ---- createPodSandbox (kuberuntime_sandbox.go) ----
+
+/**
+ * createPodSandbox: the sandbox config, the pod's log directory, then CRI RunPodSandbox.
+ * Resolves with the new sandbox's id; fails with upstream's message.
+ */
+export async function createPodSandbox(
+  m: KubeGenericRuntimeManager,
+  pod: Pod,
+  attempt: number,
+): Promise<string> {
+  const { deps } = m;
+  let config: PodSandboxConfig;
+  try {
+    config = generatePodSandboxConfig(deps.settings, pod, attempt, {
+      cgroupParent: deps.host.cgroupParent(pod),
+      dns: deps.host.dns,
+      recordEvent: deps.recorder.forPod(pod),
+    });
+  } catch (err) {
+    throw new BerthError(
+      kindOf(err),
+      `Failed to generate sandbox config for pod ${JSON.stringify(formatPod(pod))}: ${messageOf(err)}`,
+    );
+  }
+  try {
+    await mkdir(config.logDirectory ?? "", { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw new BerthError(
+      kindOf(err),
+      `Failed to create log directory for pod ${JSON.stringify(formatPod(pod))}: ${messageOf(err)}`,
+    );
+  }
+  try {
+    const { podSandboxId } = await deps.runtime.runPodSandbox({ config, runtimeHandler: "" });
+    return podSandboxId;
+  } catch (err) {
+    throw new BerthError(
+      kindOf(err),
+      `Failed to create sandbox for pod ${JSON.stringify(formatPod(pod))}: ${messageOf(err)}`,
+    );
+  }
 }

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { text } from "node:stream/consumers";
 import { afterEach, beforeEach, test } from "node:test";
 import { newLogger } from "../../lib/log.js";
+import { fromBytes } from "../../lib/reference/digest.js";
 import { MetadataDb } from "../core/metadata/db.js";
 import { gcLock } from "../gc/gc-lock.js";
-import { fromBytes } from "../reference/digest.js";
 import { LocalContentStore } from "./local-store.js";
 
 const digestOf = (data: string) => fromBytes(Buffer.from(data));

@@ -30,7 +30,6 @@ import {
   encodeContainerMetadata,
   encodeContainerStatus,
 } from "./store/container.js";
-import { withTempMount } from "./temp-mount.js";
 
 export async function createContainer(
   c: CriService,
@@ -67,6 +66,8 @@ export async function createContainer(
 
     await c.snapshotter.prepare(CriNamespace, id, image.chainId);
     undo.push("remove snapshot", () => c.snapshotter.remove(CriNamespace, id));
+    const rootfs = { id, snapshotter: c.config.snapshotter, snapshotKey: id };
+    undo.push("unmount rootfs", () => c.tasks.delete(CriNamespace, id));
     const cgroupParent = sandboxConfig.linux?.cgroupParent ?? "";
     const spec = await containerSpec({
       id,
@@ -82,7 +83,7 @@ export async function createContainer(
       cgroupsPath: cgroupParent ? join(cgroupParent, id) : "",
       restrictOomScoreAdj: c.config.restrictOomScoreAdj,
       rootDir,
-      withRootfs: (fn) => withTempMount(c, id, fn),
+      withRootfs: async (fn) => fn(await c.tasks.mountRootfs(CriNamespace, rootfs)),
     });
     const logDir = sandboxConfig.logDirectory;
     const meta: ContainerMetadata = {

@@ -6,7 +6,7 @@ import type {
   ListImagesRequest,
   ListImagesResponseSchema,
 } from "../../cri/gen/runtime/v1/api_pb.js";
-import { parseAnyReference } from "../reference/reference.js";
+import { parseAnyReference } from "../../lib/reference/reference.js";
 import type { CriImage } from "./image-store.js";
 import type { CriService } from "./service.js";
 

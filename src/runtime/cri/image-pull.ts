@@ -4,7 +4,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { PullImageRequest, PullImageResponseSchema } from "../../cri/gen/runtime/v1/api_pb.js";
 import { wrap } from "../../lib/errdefs.js";
-import { parseDockerRef } from "../reference/reference.js";
+import { parseDockerRef } from "../../lib/reference/reference.js";
 import { CriNamespace, criImageNames, ImageLabelKey, ImageLabelValue } from "./image-store.js";
 import type { CriService } from "./service.js";
 

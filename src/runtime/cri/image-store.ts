@@ -2,9 +2,9 @@
 // namespace grouped by image id (config digest), each with all the names pointing at it.
 import { BerthError, isAlreadyExists, isNotFound } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
+import { parseAnyReference, parseDockerRef, type Reference } from "../../lib/reference/reference.js";
 import type { Descriptor } from "../core/content/content.js";
 import type { ImageDescription, ImageManager } from "../images/image-manager.js";
-import { parseAnyReference, parseDockerRef, type Reference } from "../reference/reference.js";
 
 /** The containerd namespace CRI keeps its images, containers and sandboxes in. */
 export const CriNamespace = "k8s.io";

@@ -32,7 +32,6 @@ import {
   SandboxMetadataExtension,
   type StoredSandboxMetadata,
 } from "./store/sandbox.js";
-import { TempMountPrefix } from "./temp-mount.js";
 
 /** containerd's unknownExitCode and unknownExitReason: an exit no monitor saw. */
 const unknownExitCode = 255;
@@ -144,12 +143,5 @@ async function cleanupLeftovers(c: CriService, known: Set<string>): Promise<void
       );
       await rm(path, { recursive: true, force: true }).catch(warn(path));
     }
-  }
-  // Temporary rootfs mounts of a CreateContainer cut short.
-  for (const name of await readdir(c.stateDir).catch(() => [] as string[])) {
-    if (!name.startsWith(TempMountPrefix)) continue;
-    const path = join(c.stateDir, name);
-    await unmountAll(path).catch(warn(path));
-    await rm(path, { recursive: true, force: true }).catch(warn(path));
   }
 }

@@ -18,7 +18,7 @@ import {
 import { nowNs } from "../../lib/clock.js";
 import { BerthError, wrap } from "../../lib/errdefs.js";
 import { Undo } from "../../lib/undo.js";
-import type { CapabilityArgs, PortMapping } from "../cni/cni.js";
+import type { CapabilityArgs, PortMapping, SetupResult } from "../cni/cni.js";
 import { toCniLabels } from "../cni/labels.js";
 import { newNetNS, removeNetNS } from "../netns/netns.js";
 import { ensureImage } from "./image-ensure.js";
@@ -32,7 +32,6 @@ import {
   type SandboxMetadata,
   SandboxMetadataExtension,
 } from "./store/sandbox.js";
-import { withTempMount } from "./temp-mount.js";
 
 /** containerd's labels on the records it makes for CRI: what kind of container this is. */
 export const ContainerKindLabel = "io.cri-containerd.kind";
@@ -63,6 +62,7 @@ export async function runPodSandbox(
     throw wrap(err, `failed to reserve sandbox name "${name}"`);
   }
   const undo = new Undo(log, { sandbox: id });
+  let network: Promise<SetupResult> | undefined;
   undo.push("release name", () => c.sandboxNames.releaseByName(name));
   try {
     const image = await ensureImage(c, c.config.sandboxImage).catch((err) => {
@@ -70,9 +70,6 @@ export async function runPodSandbox(
     });
     const hostNetwork = config.linux?.securityContext?.namespaceOptions?.network === NamespaceMode.NODE;
     let netnsPath = "";
-    let ip = "";
-    let additionalIps: string[] = [];
-    let cniResult: SandboxMetadata["cniResult"];
     if (!hostNetwork) {
       netnsPath = await newNetNS(c.netnsDir).catch((err) => {
         throw wrap(err, "failed to create network namespace for sandbox");
@@ -83,10 +80,10 @@ export async function runPodSandbox(
         capabilityArgs: capabilityArgs(config.portMappings, config.dnsConfig),
       };
       undo.push("teardown pod network", () => c.cni.remove(id, netnsPath, cniOpts));
-      cniResult = await c.cni.setup(id, netnsPath, cniOpts).catch((err) => {
-        throw wrap(err, `failed to setup network for sandbox "${id}"`);
-      });
-      [ip = "", ...additionalIps] = cniResult.ips.map((a) => a.ip);
+      // The plugins need only the namespace: they run while the infra container is made,
+      // which containerd does one after the other. The undo waits for them first.
+      network = c.cni.setup(id, netnsPath, cniOpts);
+      network.catch(() => {});
     }
 
     const rootDir = c.sandboxRootDir(id);
@@ -100,10 +97,12 @@ export async function runPodSandbox(
 
     await c.snapshotter.prepare(CriNamespace, id, image.chainId);
     undo.push("remove snapshot", () => c.snapshotter.remove(CriNamespace, id));
+    const rootfs = { id, snapshotter: c.config.snapshotter, snapshotKey: id };
+    undo.push("unmount rootfs", () => c.tasks.delete(CriNamespace, id));
     const cgroupParent = config.linux?.cgroupParent ?? "";
     const cgroupsPath = cgroupParent ? join(cgroupParent, id) : "";
     const spec = await sandboxSpec({
-      withRootfs: (fn) => withTempMount(c, id, fn),
+      withRootfs: async (fn) => fn(await c.tasks.mountRootfs(CriNamespace, rootfs)),
       id,
       config,
       imageConfig: image.config.config,
@@ -117,10 +116,9 @@ export async function runPodSandbox(
       name,
       config,
       netnsPath,
-      ip,
-      additionalIps,
+      ip: "",
+      additionalIps: [],
       runtimeHandler: req.runtimeHandler,
-      ...(cniResult ? { cniResult } : {}),
       files,
       cgroupsPath,
       createdAt: nowNs(),
@@ -143,12 +141,23 @@ export async function runPodSandbox(
     });
     undo.push("delete task", () => c.tasks.delete(CriNamespace, id));
     await c.tasks.start(id);
+    if (network) {
+      const cniResult = await network.catch((err) => {
+        throw wrap(err, `failed to setup network for sandbox "${id}"`);
+      });
+      [meta.ip = "", ...meta.additionalIps] = cniResult.ips.map((a) => a.ip);
+      meta.cniResult = cniResult;
+      await c.containers.update(CriNamespace, id, {
+        extensions: { [SandboxMetadataExtension]: encodeSandboxMetadata(meta) },
+      });
+    }
     const sandbox: Sandbox = { id, metadata: meta, state: "ready", pid: created.pid };
     c.sandboxStore.add(sandbox);
     c.watchSandbox(sandbox);
-    log.info({ ip }, "sandbox started");
+    log.info({ ip: meta.ip }, "sandbox started");
     return { podSandboxId: id };
   } catch (err) {
+    await network?.catch(() => {});
     await undo.run();
     throw wrap(err, `failed to run pod sandbox "${name}"`);
   }

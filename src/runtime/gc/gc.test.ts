@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
 import { newLogger } from "../../lib/log.js";
+import { fromBytes } from "../../lib/reference/digest.js";
 import { LocalContentStore } from "../content/local-store.js";
 import { LabelGCRefContent, LabelGCRefSnapshot, LabelGCRoot } from "../core/labels.js";
 import { MetadataDb } from "../core/metadata/db.js";
 import { MetadataImageStore } from "../images/image-store.js";
 import { MetadataLeaseManager } from "../leases/lease-manager.js";
-import { fromBytes } from "../reference/digest.js";
 import { OverlaySnapshotter } from "../snapshots/overlay/overlay.js";
 import { GarbageCollector, type GcResource, type GcStats } from "./gc.js";
 

@@ -17,12 +17,12 @@ import {
   notFound,
   wrap,
 } from "../../lib/errdefs.js";
+import { parseDockerRef } from "../../lib/reference/reference.js";
 import { decompressStream } from "../archive/decompress.js";
 import { readTar, TypeFlag } from "../archive/tar-reader.js";
 import { type ContentInfo, type Descriptor, hasContent, type Platform } from "../core/content/content.js";
 import type { Image, ImageStore } from "../core/images/image.js";
 import { LabelGCRefContent, LabelUncompressed } from "../core/labels.js";
-import { parseDockerRef } from "../reference/reference.js";
 import {
   AnnotationImageName,
   AnnotationRefName,

@@ -5,12 +5,12 @@
 import type { AuthConfig } from "../../cri/gen/runtime/v1/api_pb.js";
 import { isNotFound } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
+import { parseDockerRef } from "../../lib/reference/reference.js";
 import type { ContentStore, Descriptor } from "../core/content/content.js";
 import type { Image, ImageStore } from "../core/images/image.js";
 import type { LeaseManager } from "../core/leases/leases.js";
 import type { Snapshotter } from "../core/snapshots/snapshots.js";
 import type { GarbageCollector } from "../gc/gc.js";
-import { parseDockerRef } from "../reference/reference.js";
 import { newResolver } from "../remotes/resolver.js";
 import { type ExportImage, exportArchive } from "./archive-export.js";
 import { type ImportedImage, type ImportRequest, importArchive } from "./archive-import.js";

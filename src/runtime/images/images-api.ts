@@ -5,10 +5,10 @@ import { isAbsolute } from "node:path";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { BlobState, type Images } from "../../cri/gen/berth/v1/images_pb.js";
 import { invalidArgument, notFound, wrap } from "../../lib/errdefs.js";
+import { parseDockerRef } from "../../lib/reference/reference.js";
 import { parseImageReferences } from "../cri/image-list.js";
 import { CriNamespace, criImageNames, ImageLabelKey, ImageLabelValue } from "../cri/image-store.js";
 import type { CriService } from "../cri/service.js";
-import { parseDockerRef } from "../reference/reference.js";
 import type { ExportImage } from "./archive-export.js";
 import type { BlobProgress } from "./progress.js";
 

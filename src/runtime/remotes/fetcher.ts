@@ -5,9 +5,9 @@
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BerthError, isNotFound, messageOf, notFound } from "../../lib/errdefs.js";
+import { type Digester, newDigester } from "../../lib/reference/digest.js";
 import type { Descriptor } from "../core/content/content.js";
 import { isIndexType, isManifestType } from "../images/media-types.js";
-import { type Digester, newDigester } from "../reference/digest.js";
 import { type HttpResponse, isNetworkError, statusText } from "./http.js";
 import {
   type DockerBase,

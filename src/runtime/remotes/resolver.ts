@@ -12,10 +12,10 @@
 import type { Readable } from "node:stream";
 import { BerthError, messageOf, notFound } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
+import { newDigester, validateDigest } from "../../lib/reference/digest.js";
+import { parseDockerRef, type Reference } from "../../lib/reference/reference.js";
 import type { Descriptor } from "../core/content/content.js";
 import { MediaTypes } from "../images/media-types.js";
-import { newDigester, validateDigest } from "../reference/digest.js";
-import { parseDockerRef, type Reference } from "../reference/reference.js";
 import { Authorizer, isInvalidAuthorization, parseAuth, type RegistryAuth } from "./auth.js";
 import { type FetchOptions, fetch as fetchDescriptor, MediaTypeDockerSchema1Manifest } from "./fetcher.js";
 import {

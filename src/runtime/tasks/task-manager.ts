@@ -5,7 +5,7 @@
 // logs, exit codes, OOM); a pod's infra container, which has no output and whose exit code
 // nobody reads, gets the monitor-less one. Everything after create goes to the task's shim
 // by id.
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, realpath, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isNotFound, messageOf, notFound, wrap } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
@@ -14,7 +14,7 @@ import type { CreatedState, ExitStatus, ProcessState, RunningState } from "../..
 import type { CreateOptions, ExecSyncOptions, ExecSyncResult, Shim } from "../../shim/shim.js";
 import type { Container } from "../core/containers/containers.js";
 import type { Snapshotter } from "../core/snapshots/snapshots.js";
-import { mountAll, unmountAll } from "../mount/mount.js";
+import { isMountPoint, mountAll, unmountAll } from "../mount/mount.js";
 
 export interface TaskManagerOptions {
   /** Where bundles live: <stateDir>/<ns>/<id>. */
@@ -42,16 +42,27 @@ export class TaskManager {
     return join(this.o.stateDir, ns, id);
   }
 
+  /**
+   * Mounts the container's snapshot at <bundle>/rootfs, unless it is mounted there already,
+   * and returns that path. CreateContainer mounts it early, to read the image's /etc/passwd
+   * and /etc/group for the spec, and the task then runs on the same mount: one mount per
+   * container instead of a temporary one and the real one.
+   */
+  async mountRootfs(ns: string, c: Pick<Container, "id" | "snapshotter" | "snapshotKey">): Promise<string> {
+    const rootfs = join(this.bundlePath(ns, c.id), "rootfs");
+    await mkdir(rootfs, { recursive: true, mode: 0o711 });
+    if (c.snapshotter && c.snapshotKey && !(await isMountPoint(await realpath(rootfs)))) {
+      const snapshotter = this.snapshotter(c.snapshotter);
+      await mountAll(await snapshotter.mounts(ns, c.snapshotKey), rootfs);
+    }
+    return rootfs;
+  }
+
   /** newTask: bundle, rootfs, monitor, `runc create`. On failure nothing of it stays. */
   async create(ns: string, c: Container, opts: TaskCreateOptions): Promise<CreatedState> {
     const bundle = this.bundlePath(ns, c.id);
-    const rootfs = join(bundle, "rootfs");
     try {
-      await mkdir(rootfs, { recursive: true, mode: 0o711 });
-      if (c.snapshotter && c.snapshotKey) {
-        const snapshotter = this.snapshotter(c.snapshotter);
-        await mountAll(await snapshotter.mounts(ns, c.snapshotKey), rootfs);
-      }
+      await this.mountRootfs(ns, c);
       await writeFile(join(bundle, "config.json"), JSON.stringify(c.spec));
       const { infra, ...createOpts } = opts;
       const shim = infra ? this.o.infraShim : this.o.shim;
@@ -66,7 +77,10 @@ export class TaskManager {
     }
   }
 
-  /** Deletes the task: the shim's process and state, then the rootfs mount and the bundle. A missing task is fine. */
+  /**
+   * Deletes the task: the shim's process and state, then the rootfs mount and the bundle. A
+   * missing task is fine (a created container's bundle holds only its rootfs mount).
+   */
   async delete(ns: string, id: string): Promise<void> {
     const shim = this.shims.get(id);
     try {

@@ -1,7 +1,7 @@
 // go-digest's validation messages (digest_test.go), which containerd's CRI passes through.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { messageOf } from "../../lib/errdefs.js";
+import { messageOf } from "../errdefs.js";
 import { fromBytes, newDigester, validateDigest } from "./digest.js";
 
 test("validateDigest: go-digest's table", () => {

@@ -2,7 +2,7 @@
 // the messages containerd 1.6.20's CRI gave for bad references (recorded with its PullImage).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { kindOf, messageOf } from "../../lib/errdefs.js";
+import { kindOf, messageOf } from "../errdefs.js";
 import {
   ErrNameContainsUppercase,
   ErrNameEmpty,

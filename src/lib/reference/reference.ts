@@ -7,7 +7,7 @@
 // containerd's errors here are plain (no errdefs kind), so its CRI answers a bad reference with gRPC
 // Unknown: `failed to parse image reference "Busybox": invalid reference format: repository name must be
 // lowercase`. berth raises them with kind Unknown for the same status.
-import { BerthError } from "../../lib/errdefs.js";
+import { BerthError } from "../errdefs.js";
 import { validateDigest } from "./digest.js";
 
 export const NameTotalLengthMax = 255;

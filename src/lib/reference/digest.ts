@@ -1,7 +1,7 @@
 // Ports github.com/opencontainers/go-digest (digest.go, algorithm.go): "<algorithm>:<hex>" content digests,
 // validated with go-digest's messages, and the hash that computes each algorithm.
 import { createHash, type Hash } from "node:crypto";
-import { BerthError } from "../../lib/errdefs.js";
+import { BerthError } from "../errdefs.js";
 
 /** Hex length of each algorithm containerd registers (crypto/sha256 and crypto/sha512). */
 const algorithms: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
