@@ -11,7 +11,6 @@ import { messageOf } from "../../lib/errdefs.js";
 import type { ProcessState } from "../../shim/process-state.js";
 import { cachedAttachments } from "../cni/cache.js";
 import type { Container } from "../core/containers/containers.js";
-import { unmountAll } from "../mount/mount.js";
 import { listNetNS, removeNetNS } from "../netns/netns.js";
 import { CriNamespace } from "./image-store.js";
 import { unmountSandboxFiles } from "./sandbox-files.js";
