@@ -49,8 +49,8 @@ export interface CgroupConfig {
 }
 
 /**
- * legacy: cgroup v1 only; hybrid: v1 controllers plus an empty v2 tree (/sys/fs/cgroup/unified);
- * unified: cgroup v2 only. The kubelet treats hybrid as v1 (IsCgroup2UnifiedMode is false).
+ * legacy: cgroup v1 only; hybrid: the v1 controllers plus a v2 tree at /sys/fs/cgroup/unified, where
+ * runc only makes directories; unified: cgroup v2 only. The kubelet treats hybrid as v1.
  */
 export type CgroupMode = "legacy" | "hybrid" | "unified";
 
@@ -211,7 +211,6 @@ export interface CgroupManager {
   pids(name: CgroupName): Promise<number[]>;
   /** ReduceCPULimits: the cgroup's CPU shares down to the minimum. */
   reduceCPULimits(name: CgroupName): Promise<void>;
-  memoryUsage(name: CgroupName): Promise<bigint>;
   /** GetCgroupConfig: what the cgroup's CPU or memory files hold. */
   getCgroupConfig(name: CgroupName, resource: CgroupResource): Promise<ResourceConfig>;
 }
@@ -262,18 +261,20 @@ export class CgroupfsManager implements CgroupManager {
     return this.subsystems.mode === "unified";
   }
 
-  private unifiedPath(name: CgroupName): string {
-    return join(this.subsystems.unifiedMountpoint ?? CgroupMountRoot, this.name(name));
+  private get unifiedMount(): string {
+    return this.subsystems.unifiedMountpoint ?? CgroupMountRoot;
   }
 
   /** runc's paths for the cgroup: each mounted v1 subsystem plus the v2 tree on hybrid hosts; the v2 tree alone on v2. */
-  private libctPaths(name: CgroupName): { subsystem: string; dir: string }[] {
-    if (this.unified) return [{ subsystem: "", dir: this.unifiedPath(name) }];
+  private libctPaths(name: CgroupName): { subsystem: string; mount: string; dir: string }[] {
+    const cgroupfs = this.name(name);
+    const unified = { subsystem: "", mount: this.unifiedMount, dir: join(this.unifiedMount, cgroupfs) };
+    if (this.unified) return [unified];
     const paths = runcV1Subsystems.flatMap((subsystem) => {
       const mount = this.subsystems.mountPoints.get(subsystem);
-      return mount === undefined ? [] : [{ subsystem, dir: join(mount, this.name(name)) }];
+      return mount === undefined ? [] : [{ subsystem, mount, dir: join(mount, cgroupfs) }];
     });
-    if (this.subsystems.mode === "hybrid") paths.push({ subsystem: "", dir: this.unifiedPath(name) });
+    if (this.subsystems.mode === "hybrid") paths.push(unified);
     return paths;
   }
 
@@ -286,7 +287,7 @@ export class CgroupfsManager implements CgroupManager {
   async validate(name: CgroupName): Promise<void> {
     const cgroupfs = this.name(name);
     if (this.unified) {
-      const enabled = await readControllers(this.unifiedPath(name)).catch((err: unknown) => {
+      const enabled = await readControllers(join(this.unifiedMount, cgroupfs)).catch((err: unknown) => {
         throw notFound(`could not read controllers for cgroup ${JSON.stringify(cgroupfs)}`, err);
       });
       const missing = (await this.supportedUnifiedControllers()).filter((c) => !enabled.has(c));
@@ -320,24 +321,22 @@ export class CgroupfsManager implements CgroupManager {
 
   async create(config: CgroupConfig): Promise<void> {
     const cgroupfs = this.name(config.name);
-    try {
-      if (this.unified)
-        await createCgroupPath(this.subsystems.unifiedMountpoint ?? CgroupMountRoot, cgroupfs);
-      else
-        for (const { subsystem, dir } of this.libctPaths(config.name)) {
-          // runc skips the devices hierarchy when told to (SkipDevices), and the kubelet always does.
-          if (subsystem === "devices") continue;
-          const mount = this.subsystems.mountPoints.get(subsystem);
-          if (subsystem === "cpuset" && mount !== undefined) await cpusetEnsure(mount, cgroupfs);
-          else await mkdir(dir, { recursive: true, mode: 0o755 });
-        }
-    } catch (err) {
+    await this.makeDirs(config.name).catch((err: unknown) => {
       throw wrap(err, `failed to create cgroup ${JSON.stringify(cgroupfs)}`);
-    }
+    });
     // Like the kubelet, a cgroup that exists but could not be configured is not an error of Create.
     await this.update(config).catch((err: unknown) =>
       this.log.error({ cgroup: cgroupfs, err: messageOf(err) }, "cgroup manager.Set failed"),
     );
+  }
+
+  /** runc's Apply without a process: the directories, in every hierarchy but devices (the kubelet skips devices). */
+  private async makeDirs(name: CgroupName): Promise<void> {
+    if (this.unified) return createCgroupPath(this.unifiedMount, this.name(name));
+    for (const { subsystem, mount, dir } of this.libctPaths(name)) {
+      if (subsystem === "cpuset") await cpusetEnsure(mount, this.name(name));
+      else if (subsystem !== "devices") await mkdir(dir, { recursive: true, mode: 0o755 });
+    }
   }
 
   async update(config: CgroupConfig): Promise<void> {
@@ -350,31 +349,30 @@ export class CgroupfsManager implements CgroupManager {
       hugePageSizes: this.hugePageSizes,
     });
     const dirs = new Map(this.libctPaths(config.name).map((p) => [p.subsystem, p.dir]));
-    // The kernel may refuse a shorter CFS period until the quota is lowered; runc then writes it after the quota.
+    const hasQuota = writes.some((w) => w.file === "cpu.cfs_quota_us");
     const deferred: CgroupWrite[] = [];
-    const write = async (w: CgroupWrite, retry: boolean) => {
+    const apply = async (w: CgroupWrite, canDefer: boolean) => {
       const dir = dirs.get(w.subsystem);
-      if (dir === undefined)
-        throw failedPrecondition(`failed to find subsystem mount for subsystem: ${w.subsystem}`);
+      if (dir === undefined) {
+        throw failedPrecondition(
+          `cannot set ${w.file} of cgroup ${JSON.stringify(cgroupfs)}: no ${w.subsystem} hierarchy`,
+        );
+      }
       try {
         await writeCgroupFile(dir, w.file, w.value);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (w.optional && code === "ENOENT") return;
-        if (
-          retry &&
-          w.file === "cpu.cfs_period_us" &&
-          code === "EINVAL" &&
-          writes.some((x) => x.file === "cpu.cfs_quota_us")
-        ) {
+        // The kernel may refuse a shorter CFS period until the quota is lowered; runc writes it again after the quota.
+        if (canDefer && code === "EINVAL" && w.file === "cpu.cfs_period_us" && hasQuota) {
           deferred.push(w);
           return;
         }
         throw wrap(err, `failed to set ${w.file} to ${w.value} for cgroup ${JSON.stringify(cgroupfs)}`);
       }
     };
-    for (const w of writes) await write(w, true);
-    for (const w of deferred) await write(w, false);
+    for (const w of writes) await apply(w, true);
+    for (const w of deferred) await apply(w, false);
   }
 
   async destroy(name: CgroupName): Promise<void> {
@@ -413,13 +411,6 @@ export class CgroupfsManager implements CgroupManager {
     await this.update({ name, resourceParameters: { cpuShares: MinShares } });
   }
 
-  async memoryUsage(name: CgroupName): Promise<bigint> {
-    if (this.unified) return readUint(this.unifiedPath(name), "memory.current");
-    const mount = this.subsystems.mountPoints.get("memory");
-    if (mount === undefined) throw failedPrecondition("no cgroup v1 mountpoint for memory controller found");
-    return readUint(join(mount, this.name(name)), "memory.usage_in_bytes");
-  }
-
   async getCgroupConfig(name: CgroupName, resource: CgroupResource): Promise<ResourceConfig> {
     const mount = this.subsystems.mountPoints.get(resource);
     if (mount === undefined) {
@@ -428,8 +419,9 @@ export class CgroupfsManager implements CgroupManager {
       );
     }
     const dir = join(mount, this.name(name));
-    if (resource === "memory")
+    if (resource === "memory") {
       return { memory: await readUint(dir, this.unified ? "memory.max" : "memory.limit_in_bytes") };
+    }
     if (!this.unified) {
       return {
         cpuShares: await readUint(dir, "cpu.shares"),
@@ -438,8 +430,9 @@ export class CgroupfsManager implements CgroupManager {
       };
     }
     const cpuMax = (await readCgroupFile(dir, "cpu.max")).split(" ");
-    if (cpuMax.length !== 2)
+    if (cpuMax.length !== 2) {
       throw invalidArgument(`failed to parse cpu.max ${JSON.stringify(cpuMax.join(" "))} of ${dir}`);
+    }
     const [limit = "", period = ""] = cpuMax;
     return {
       cpuShares: cpuWeightToCpuShares(await readUint(dir, "cpu.weight")),

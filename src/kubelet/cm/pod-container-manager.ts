@@ -3,7 +3,6 @@
 // resource values before its sandbox starts; its cgroupfs path is the cgroup parent the kubelet passes
 // to RunPodSandbox. Orphaned pod cgroups are found by scanning the tiers, and destroyed after killing
 // whatever still runs in them.
-
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Pod } from "kubernetes-types/core/v1.js";
