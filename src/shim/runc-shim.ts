@@ -34,8 +34,10 @@ interface Task {
   state: ProcessState;
   /** The init process's start time (/proc/<pid>/stat field 22), which tells it from a later process with its pid. */
   startTime: string;
-  /** Wakes the waiters after a kill, so that they look again soon. */
+  /** Set by a kill: waiters then look every few milliseconds. */
   kicked: boolean;
+  /** Wakes waiters sleeping through the slow interval when a kill comes. */
+  kick: AbortController;
 }
 
 const killedPollMs = 5;
@@ -57,7 +59,12 @@ export class RuncShim implements Shim {
       await this.runc.create(id, opts.bundle, { pidFile, stdio: ["ignore", "ignore", "ignore"] });
       const pid = Number((await readFile(pidFile, "utf8")).trim());
       const state: CreatedState = { status: "created", pid, createdAt: new Date() };
-      this.tasks.set(id, { state, startTime: await startTime(pid), kicked: false });
+      this.tasks.set(id, {
+        state,
+        startTime: await startTime(pid),
+        kicked: false,
+        kick: new AbortController(),
+      });
       return state;
     } catch (err) {
       await this.runc.delete(id, { force: true }).catch(() => {});
@@ -88,6 +95,7 @@ export class RuncShim implements Shim {
     assertAllowed(await this.state(id), "kill");
     await this.runc.kill(id, signal, opts);
     task.kicked = true;
+    task.kick.abort();
   }
 
   async wait(id: string, signal?: AbortSignal): Promise<ExitStatus> {
@@ -95,7 +103,12 @@ export class RuncShim implements Shim {
     for (;;) {
       const state = await this.state(id);
       if (state.status === "stopped") return state.exit;
-      await sleep(task.kicked ? killedPollMs : this.pollMs, undefined, { signal });
+      const interval = task.kicked ? killedPollMs : this.pollMs;
+      await sleep(interval, undefined, {
+        signal: AbortSignal.any([task.kick.signal, ...(signal ? [signal] : [])]),
+      }).catch((err) => {
+        if (signal?.aborted) throw err;
+      });
     }
   }
 
@@ -130,7 +143,12 @@ export class RuncShim implements Shim {
     if (c.status === "stopped")
       state = exited(created, { exitCode: 0, exitedAt: new Date(), oomKilled: false });
     else if (c.status !== "created") state = started(created, c.created);
-    this.tasks.set(id, { state, startTime: c.pid > 0 ? await startTime(c.pid) : "", kicked: false });
+    this.tasks.set(id, {
+      state,
+      startTime: c.pid > 0 ? await startTime(c.pid) : "",
+      kicked: false,
+      kick: new AbortController(),
+    });
     return state;
   }
 

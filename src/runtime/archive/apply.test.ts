@@ -9,7 +9,7 @@ import { afterEach, beforeEach, test } from "node:test";
 import { getAttribute } from "@napi-rs/xattr";
 import { pino } from "pino";
 import { kindOf } from "../../lib/errdefs.js";
-import { mountAll, unmountAll } from "../mount/mount.js";
+import { mountAll, unmountAll } from "../../lib/mount/mount.js";
 import { applyLayer } from "./apply.js";
 import { buildLayer, type LayerEntry, layerTime } from "./layer-builder.js";
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { NamespaceMode, PodSandboxConfigSchema } from "../../cri/gen/runtime/v1/api_pb.js";
-import { isMountPoint } from "../mount/mount.js";
+import { isMountPoint } from "../../lib/mount/mount.js";
 import { parseDnsOptions, setupSandboxFiles, unmountSandboxFiles } from "./sandbox-files.js";
 
 test("DNS options become resolv.conf lines; none at all is empty", () => {

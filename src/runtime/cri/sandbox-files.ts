@@ -7,7 +7,7 @@ import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { NamespaceMode, type PodSandboxConfig } from "../../cri/gen/runtime/v1/api_pb.js";
 import { wrap } from "../../lib/errdefs.js";
-import { mountAll, unmountAll } from "../mount/mount.js";
+import { mountAll, unmountAll } from "../../lib/mount/mount.js";
 
 export interface SandboxFiles {
   hostname: string;

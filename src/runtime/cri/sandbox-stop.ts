@@ -36,29 +36,43 @@ async function doStop(c: CriService, sandbox: Sandbox): Promise<void> {
       throw wrap(err, `failed to stop container "${ctr.id}"`);
     });
   }
-  await unmountSandboxFiles(sandbox.metadata.files).catch((err) => {
-    throw wrap(err, `failed to unmount sandbox files of "${id}"`);
-  });
-  if (sandbox.state !== "notready") {
-    try {
-      await c.tasks.kill(id, "SIGKILL");
-    } catch (err) {
-      // It may have exited meanwhile; only a process that is still there is an error.
-      if (sandbox.state === "ready" && sandbox.exited === undefined) {
-        throw wrap(err, `failed to stop sandbox container "${id}"`);
-      }
-    }
-    await sandbox.exited;
-  }
-  const { netnsPath, config } = sandbox.metadata;
-  if (netnsPath !== "") {
-    const metadata = config.metadata ?? { name: "", namespace: "", uid: "" };
-    try {
-      await c.cni.remove(id, netnsPath, { labels: toCniLabels(id, metadata) });
-      await removeNetNS(netnsPath);
-    } catch (err) {
-      throw wrap(err, `failed to destroy network for sandbox "${id}"`);
-    }
-  }
+  // The infra process, /dev/shm and the pod network are independent of each other: the
+  // namespace stays pinned after the process is gone, so CNI DEL (the slowest part, the
+  // bridge plugin's iptables work) runs while the process is killed and its task deleted.
+  const results = await Promise.allSettled([
+    unmountSandboxFiles(sandbox.metadata.files).catch((err) => {
+      throw wrap(err, `failed to unmount sandbox files of "${id}"`);
+    }),
+    stopInfra(c, sandbox),
+    teardownNetwork(c, sandbox),
+  ]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
   c.log.info({ sandbox: id }, "sandbox stopped");
+}
+
+async function stopInfra(c: CriService, sandbox: Sandbox): Promise<void> {
+  if (sandbox.state === "notready") return;
+  try {
+    await c.tasks.kill(sandbox.id, "SIGKILL");
+  } catch (err) {
+    // It may have exited meanwhile; only a process that is still there is an error.
+    if (sandbox.state === "ready" && sandbox.exited === undefined) {
+      throw wrap(err, `failed to stop sandbox container "${sandbox.id}"`);
+    }
+  }
+  await sandbox.exited;
+}
+
+async function teardownNetwork(c: CriService, sandbox: Sandbox): Promise<void> {
+  const { id } = sandbox;
+  const { netnsPath, config } = sandbox.metadata;
+  if (netnsPath === "") return;
+  const metadata = config.metadata ?? { name: "", namespace: "", uid: "" };
+  try {
+    await c.cni.remove(id, netnsPath, { labels: toCniLabels(id, metadata) });
+    await removeNetNS(netnsPath);
+  } catch (err) {
+    throw wrap(err, `failed to destroy network for sandbox "${id}"`);
+  }
 }

@@ -11,7 +11,7 @@ import { mkdir, open, readdir, realpath, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { BerthError, wrap } from "../../lib/errdefs.js";
-import { isMountPoint, unmountAll } from "../mount/mount.js";
+import { isMountPoint, unmountAll } from "../../lib/mount/mount.js";
 
 const exec = promisify(execFile);
 

@@ -9,12 +9,12 @@ import { mkdir, readdir, realpath, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isNotFound, messageOf, notFound, wrap } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
+import { isMountPoint, mountAll, unmountAll } from "../../lib/mount/mount.js";
 import type { LinuxResources } from "../../runc/oci-spec.js";
 import type { CreatedState, ExitStatus, ProcessState, RunningState } from "../../shim/process-state.js";
 import type { CreateOptions, ExecSyncOptions, ExecSyncResult, Shim } from "../../shim/shim.js";
 import type { Container } from "../core/containers/containers.js";
 import type { Snapshotter } from "../core/snapshots/snapshots.js";
-import { isMountPoint, mountAll, unmountAll } from "../mount/mount.js";
 
 export interface TaskManagerOptions {
   /** Where bundles live: <stateDir>/<ns>/<id>. */

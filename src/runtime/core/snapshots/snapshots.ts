@@ -1,15 +1,11 @@
 // The snapshotter contract (after containerd's core/snapshots/snapshotter.go): a tree
 // of filesystem snapshots where committed ones are read-only parents of new ones.
+import type { Mount } from "../../../lib/mount/mount.js";
 
 export type SnapshotKind = "View" | "Active" | "Committed";
 
-/** A mount to perform, in the shape of the OCI runtime spec's mounts. */
-export interface Mount {
-  type: string;
-  source: string;
-  target?: string;
-  options: string[];
-}
+// Mount lives in lib/mount, which both the runtime and the kubelet use; snapshotters hand mounts out.
+export type { Mount };
 
 export interface SnapshotInfo {
   kind: SnapshotKind;

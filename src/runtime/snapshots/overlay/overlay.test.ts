@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
 import { pino } from "pino";
 import { kindOf } from "../../../lib/errdefs.js";
+import { mountAll, unmountAll } from "../../../lib/mount/mount.js";
 import { MetadataDb } from "../../core/metadata/db.js";
 import type { Mount } from "../../core/snapshots/snapshots.js";
-import { mountAll, unmountAll } from "../../mount/mount.js";
 import { OverlaySnapshotter, type SnapshotRecord } from "./overlay.js";
 
 const log = pino({ level: "silent" });
