@@ -9,8 +9,8 @@ import { createInterface } from "node:readline";
 import { afterEach, beforeEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { newLogger } from "../src/lib/log.js";
-import { GarbageCollector } from "../src/runtime/gc/gc.js";
 import { fromBytes } from "../src/lib/reference/digest.js";
+import { GarbageCollector } from "../src/runtime/gc/gc.js";
 import { blobSize, ingestRef, leaseId, ns, openStores, payload } from "./support/content-writer-child.js";
 
 const child = join(dirname(fileURLToPath(import.meta.url)), "support", "content-writer-child.js");

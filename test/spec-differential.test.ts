@@ -26,6 +26,7 @@ import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/r
 import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import { kindOf, messageOf } from "../src/lib/errdefs.js";
 import { newLogger } from "../src/lib/log.js";
+import { isMountPoint, mountAll, unmountAll } from "../src/lib/mount/mount.js";
 import type { Spec } from "../src/runc/oci-spec.js";
 import { applyLayer } from "../src/runtime/archive/apply.js";
 import { decompressStream } from "../src/runtime/archive/decompress.js";
@@ -37,7 +38,6 @@ import {
 } from "../src/runtime/cri/sandbox-files.js";
 import { sandboxSpec } from "../src/runtime/cri/sandbox-spec.js";
 import type { ImageConfig } from "../src/runtime/images/oci.js";
-import { isMountPoint, mountAll, unmountAll } from "../src/runtime/mount/mount.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
 import { type BuiltImage, buildLayeredImage } from "../src/testenv/images.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";

@@ -8,6 +8,9 @@ interface CommandModule {
   register(program: Command): void;
 }
 
+/** The daemons, loaded alone when they are what runs. */
+const daemons = { runtime: async () => runtime, kubelet: () => import("./kubelet.js") } as const;
+
 /**
  * The whole command tree, in `berth --help` order, loaded on demand: `berth runtime`, a
  * long-lived daemon, loads none of the client commands and their CRI client code.
@@ -30,11 +33,12 @@ const commands: readonly (() => Promise<CommandModule>)[] = [
   () => import("./pull.js"),
   () => import("./rmi.js"),
   () => import("./imagefsinfo.js"),
-  async () => runtime,
+  daemons.runtime,
+  daemons.kubelet,
 ];
 
-/** The program; with `only: "runtime"`, just that command (what `berth runtime …` needs). */
-export async function newProgram(only?: "runtime"): Promise<Command> {
+/** The program; with `only`, just that daemon's command (what `berth runtime …` needs). */
+export async function newProgram(only?: keyof typeof daemons): Promise<Command> {
   const program = new Command("berth")
     .description("berth: a Kubernetes node in TypeScript. These commands talk CRI to any runtime endpoint.")
     .addOption(
@@ -52,13 +56,14 @@ export async function newProgram(only?: "runtime"): Promise<Command> {
     .enablePositionalOptions()
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  const modules = only === "runtime" ? [runtime] : await Promise.all(commands.map((load) => load()));
+  const modules = only ? [await daemons[only]()] : await Promise.all(commands.map((load) => load()));
   for (const m of modules) m.register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = await newProgram(argv[0] === "runtime" ? "runtime" : undefined);
+  const first = argv[0];
+  const program = await newProgram(first === "runtime" || first === "kubelet" ? first : undefined);
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;

@@ -6,7 +6,8 @@
 import { setFlagsFromString } from "node:v8";
 import type { Command } from "commander";
 import { messageOf } from "../lib/errdefs.js";
-import { type Logger, newLogger } from "../lib/log.js";
+import { newLogger } from "../lib/log.js";
+import { untilSignal } from "../lib/signals.js";
 import {
   type ConfigFlags,
   DefaultConfigPath,
@@ -107,18 +108,4 @@ function tuneHeap(): void {
   for (const flag of DaemonV8Flags) {
     if (!given.has(flag.split("=")[0])) setFlagsFromString(flag);
   }
-}
-
-/** The first SIGTERM or SIGINT; later ones are logged and ignored while shutting down. */
-function untilSignal(log: Logger): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    let received = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (received) return log.warn({ signal }, "already shutting down");
-      received = true;
-      resolve(signal);
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
 }

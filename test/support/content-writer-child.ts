@@ -11,10 +11,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { isAlreadyExists } from "../../src/lib/errdefs.js";
 import { newLogger } from "../../src/lib/log.js";
+import { fromBytes } from "../../src/lib/reference/digest.js";
 import { LocalContentStore } from "../../src/runtime/content/local-store.js";
 import { MetadataDb } from "../../src/runtime/core/metadata/db.js";
 import { MetadataLeaseManager } from "../../src/runtime/leases/lease-manager.js";
-import { fromBytes } from "../../src/lib/reference/digest.js";
 
 export const ns = "k8s.io";
 export const leaseId = "pull";

@@ -78,6 +78,9 @@ export function preparePod(
   const typeErrors = checkPodTypes(raw);
   if (typeErrors.length > 0) return { errors: typeErrors };
   const pod: MutablePod = defaultPod(raw as Pod);
+  // Decoded objects carry their type as the API server's answers do, whatever the manifest wrote.
+  pod.apiVersion = "v1";
+  pod.kind = "Pod";
   applySourceDefaults(pod);
   const errors = validatePod(pod);
   return errors.length > 0 ? { errors } : { pod, errors: [] };

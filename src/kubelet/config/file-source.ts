@@ -134,6 +134,9 @@ export class SourceFile {
   /** One read at a time, in order. */
   private work: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Whether a SET went out: the first tells PodConfig the source is there. */
+  private sent = false;
+  private watchWarned = false;
 
   constructor(private readonly opts: SourceFileOptions) {
     this.log = opts.logger.child({ source: FileSource, path: opts.path });
@@ -150,8 +153,7 @@ export class SourceFile {
     this.closed = true;
     clearInterval(this.ticker);
     clearTimeout(this.debounce);
-    this.watcher?.close();
-    this.watcher = undefined;
+    this.stopWatch();
     await this.work;
   }
 
@@ -172,11 +174,15 @@ export class SourceFile {
       errors.push(
         info.code === "ENOENT" ? `${path}: path does not exist, ignoring` : `${path}: ${info.message}`,
       );
+      this.stopWatch();
     } else if (info.isDirectory()) {
-      read = await readManifestDir(path, this.opts.nodeName).catch((err: unknown) => {
-        errors.push(`${path}: ${messageOf(err)}`);
-        return read;
-      });
+      try {
+        read = await readManifestDir(path, this.opts.nodeName);
+      } catch (err) {
+        // A directory that cannot be listed for a moment must not stop every static pod: keep what is known.
+        this.report([`${path}: ${messageOf(err)}`], { replace: false });
+        if (this.sent) return;
+      }
     } else if (info.isFile()) {
       read.set(path, await extractFromFile(path, this.opts.nodeName));
     } else {
@@ -193,6 +199,7 @@ export class SourceFile {
   }
 
   private send(): void {
+    this.sent = true;
     this.opts.update({ op: "SET", pods: [...this.byFile.values()].flat(), source: FileSource });
   }
 
@@ -213,6 +220,13 @@ export class SourceFile {
     const dir = isDir ? path : dirname(path);
     try {
       this.watcher = watch(dir, { persistent: false }, (_event, name) => {
+        if (name === basename(dir)) {
+          // The directory itself was removed or moved: this watch sees nothing more. A full read watches
+          // whatever stands at the path now.
+          this.stopWatch();
+          this.enqueue(() => this.listConfig());
+          return;
+        }
         if (typeof name !== "string" || name.startsWith(".")) return;
         if (!isDir && name !== basename(path)) return;
         this.changed.add(join(dir, name));
@@ -221,16 +235,18 @@ export class SourceFile {
         this.debounce = setTimeout(() => this.enqueue(() => this.consumeWatchEvents()), 50);
       });
       this.watcher.on("error", (err) => {
-        this.log.warn({ err: messageOf(err) }, "watch failed; the periodic read goes on, and retries it");
-        this.watcher?.close();
-        this.watcher = undefined;
+        this.log.warn({ err: messageOf(err) }, "watch failed; the periodic read goes on and watches again");
+        this.stopWatch();
       });
     } catch (err) {
-      this.log.warn(
-        { err: messageOf(err) },
-        "cannot watch the static pod path; relying on the periodic read",
-      );
+      if (!this.watchWarned) this.log.warn({ err: messageOf(err) }, "cannot watch the static pod path");
+      this.watchWarned = true;
     }
+  }
+
+  private stopWatch(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
   }
 
   /** consumeWatchEvent: reads the files that changed and sends the result. */

@@ -206,8 +206,11 @@ export function parseKubeletConfiguration(
   for (const e of doc.errors) {
     const at = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : "";
     const reason = e.message.split(" at line")[0] ?? e.message;
-    if (e.code === "DUPLICATE_KEY") warnings.push(`${where}: ${at}: duplicate field ignored (the last wins)`);
-    else throw invalidArgument(`${where}: ${at}: ${reason}`);
+    if (e.code === "DUPLICATE_KEY") {
+      const line = text.split("\n")[(e.linePos?.[0]?.line ?? 0) - 1] ?? "";
+      const key = /^\s*"?([^":\s]+)/.exec(line)?.[1] ?? "";
+      warnings.push(`${where}: ${at}: duplicate field ${key}: the last one is used`);
+    } else throw invalidArgument(`${where}: ${at}: ${reason}`);
   }
   const raw = doc.toJS({ mapAsMap: false }) as unknown;
   if (!isObject(raw)) throw invalidArgument(`${where}: want a KubeletConfiguration object, got ${show(raw)}`);

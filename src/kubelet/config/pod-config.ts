@@ -240,6 +240,25 @@ export class PodConfig implements AsyncIterable<PodUpdate> {
   }
 }
 
+/**
+ * SourcesReady (pkg/kubelet/config/sources.go): the sources whose updates the kubelet has handled, and
+ * whether that makes all of them. The sync loop calls addSource for each update it takes; housekeeping
+ * cleans up pods no source knows only once allReady() holds.
+ */
+export class SourcesReady {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly config: PodConfig) {}
+
+  addSource(source: string): void {
+    this.seen.add(source);
+  }
+
+  allReady(): boolean {
+    return this.config.seenAllSources(this.seen);
+  }
+}
+
 /** The annotations the kubelet itself sets; a change in them is no change to the pod. */
 const localAnnotations = [ConfigSourceAnnotationKey, ConfigMirrorAnnotationKey, ConfigFirstSeenAnnotationKey];
 
@@ -249,7 +268,8 @@ function withoutLocalAnnotations(annotations: Record<string, string> | undefined
   return out;
 }
 
-function podsDifferSemantically(existing: Pod, ref: Pod): boolean {
+/** Whether `ref` changes what the kubelet acts on: spec, labels, deletion, the annotations not its own. */
+export function podsDifferSemantically(existing: Pod, ref: Pod): boolean {
   return !(
     isDeepStrictEqual(existing.spec, ref.spec) &&
     isDeepStrictEqual(existing.metadata?.labels, ref.metadata?.labels) &&

@@ -6,7 +6,7 @@
 // Only what the kubelet reads without following: no --follow, --since, --timestamps or byte limit.
 // Both runtimes berth talks to write the CRI format; the Docker JSON format of dockershim is not read.
 import { type FileHandle, open } from "node:fs/promises";
-import { messageOf } from "../../lib/errdefs.js";
+import { invalidArgument, wrap } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
 
 /** How much of a termination message file the kubelet reads (kubecontainer.MaxContainerTerminationMessageLength). */
@@ -34,23 +34,23 @@ const newline = 0x0a;
 /** parseCRILog: one line of the file, with its newline if it had one. */
 export function parseCRILog(line: Buffer): LogMessage {
   let idx = line.indexOf(space);
-  if (idx < 0) throw new Error("timestamp is not found");
+  if (idx < 0) throw invalidArgument("timestamp is not found");
   const time = line.subarray(0, idx).toString();
   const timestamp = new Date(time);
   if (!rfc3339Nano.test(time) || Number.isNaN(timestamp.getTime())) {
-    throw new Error(
+    throw invalidArgument(
       `unexpected timestamp format "2006-01-02T15:04:05.999999999Z07:00": parsing time ${JSON.stringify(time)}`,
     );
   }
   let rest = line.subarray(idx + 1);
   idx = rest.indexOf(space);
-  if (idx < 0) throw new Error("stream type is not found");
+  if (idx < 0) throw invalidArgument("stream type is not found");
   const stream = rest.subarray(0, idx).toString();
   if (stream !== "stdout" && stream !== "stderr")
-    throw new Error(`unexpected stream type ${JSON.stringify(stream)}`);
+    throw invalidArgument(`unexpected stream type ${JSON.stringify(stream)}`);
   rest = rest.subarray(idx + 1);
   idx = rest.indexOf(space);
-  if (idx < 0) throw new Error("log tag is not found");
+  if (idx < 0) throw invalidArgument("log tag is not found");
   // Tags after the first are for later use; only "P" (partial) matters today.
   const partial = rest.subarray(0, idx).toString().split(":")[0] === "P";
   if (partial && rest.at(-1) === newline) rest = rest.subarray(0, -1);
@@ -123,7 +123,7 @@ export async function readLogs(
   try {
     file = await open(path, "r");
   } catch (err) {
-    throw new Error(`failed to open log file "${path}": ${messageOf(err)}`, { cause: err });
+    throw wrap(err, `failed to open log file "${path}"`);
   }
   let data: Buffer;
   try {
@@ -131,9 +131,7 @@ export async function readLogs(
     try {
       start = await findTailLineStartIndex(file, opts.tail);
     } catch (err) {
-      throw new Error(`failed to tail ${opts.tail} lines of log file "${path}": ${messageOf(err)}`, {
-        cause: err,
-      });
+      throw wrap(err, `failed to tail ${opts.tail} lines of log file "${path}"`);
     }
     data = Buffer.alloc(Math.max((await file.stat()).size - start, 0));
     await file.read(data, 0, data.length, start);
@@ -152,11 +150,9 @@ export async function readLogs(
       msg = parseCRILog(line);
     } catch (err) {
       if (first) {
-        throw new Error(
+        throw invalidArgument(
           `failed to get parse function: unsupported log format: ${JSON.stringify(line.toString())}`,
-          {
-            cause: err,
-          },
+          err,
         );
       }
       opts.log?.error({ err, path, line: line.toString() }, "Failed when parsing line in log file");
@@ -179,7 +175,7 @@ export async function readLastStringFromContainerLogs(path: string, log?: Logger
       chunks.push(content),
     );
   } catch (err) {
-    return `Error on reading termination message from logs: ${messageOf(err)}`;
+    return `Error on reading termination message from logs: ${(err as Error).message}`;
   }
   return Buffer.concat(chunks).subarray(-MaxContainerTerminationMessageLogLength).toString("utf8");
 }

@@ -6,14 +6,24 @@
 import { rm } from "node:fs/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Container, Pod } from "kubernetes-types/core/v1.js";
-import type { PodSandboxConfigSchema, PodSandboxStatus } from "../../cri/gen/runtime/v1/api_pb.js";
+import {
+  type PodSandboxConfigSchema,
+  PodSandboxState,
+  type PodSandboxStatus,
+} from "../../cri/gen/runtime/v1/api_pb.js";
 import type { ImageServiceClient } from "../../cri/remote-image.js";
 import type { RuntimeServiceClient } from "../../cri/remote-runtime.js";
 import { isNotFound, messageOf } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
 import type { Backoff } from "../container/helpers.js";
 import { doBackOff } from "../container/helpers.js";
-import { type ContainerID, ContainerState, containerIDString, type PodStatus } from "../container/runtime.js";
+import {
+  buildContainerID,
+  type ContainerID,
+  ContainerState,
+  containerIDString,
+  type PodStatus,
+} from "../container/runtime.js";
 import {
   ErrConfigPodSandbox,
   ErrCreatePodSandbox,
@@ -28,6 +38,7 @@ import type { ImageManager } from "../images/image-manager.js";
 import type { LocalObjects, VolumeInfo } from "./container.js";
 import { killContainer, startContainer } from "./container.js";
 import { computePodActions, isRestartableInitContainer, type ProbeResults } from "./pod-actions.js";
+import { determinePodSandboxIPs, type RuntimePod } from "./pod-status.js";
 import { createPodSandbox, type DNSSettings, formatPod, generatePodSandboxConfig } from "./sandbox.js";
 import type { KubeRuntimeSettings } from "./settings.js";
 
@@ -62,25 +73,31 @@ export interface RuntimeManagerDeps {
   log: Logger;
 }
 
-/** kubecontainer.Pod as killPod needs it: what runs for the pod. */
-export interface RunningPod {
-  uid: string;
-  name: string;
-  namespace: string;
-  containers: { id: ContainerID; name: string }[];
-  sandboxIds: string[];
-}
-
 /** ConvertPodStatusToRunningPod: the running containers and every sandbox of a status. */
-export function runningPodOf(s: PodStatus): RunningPod {
+export function runningPodOf(s: PodStatus, runtimeName: string): RuntimePod {
   return {
-    uid: s.id,
+    id: s.id,
     name: s.name,
     namespace: s.namespace,
+    createdAt: 0n,
     containers: s.containerStatuses
       .filter((c) => c.state === ContainerState.Running)
-      .map((c) => ({ id: c.id, name: c.name })),
-    sandboxIds: s.sandboxStatuses.map((x) => x.id),
+      .map((c) => ({
+        id: c.id,
+        name: c.name,
+        image: c.image,
+        imageID: c.imageID,
+        hash: c.hash,
+        state: c.state,
+      })),
+    sandboxes: s.sandboxStatuses.map((x) => ({
+      id: buildContainerID(runtimeName, x.id),
+      name: "",
+      image: "",
+      imageID: "",
+      hash: "",
+      state: x.state === PodSandboxState.SANDBOX_READY ? ContainerState.Running : ContainerState.Exited,
+    })),
   };
 }
 
@@ -121,7 +138,7 @@ export class KubeGenericRuntimeManager {
 
     if (changes.killPod) {
       // Step 2: Kill the pod if the sandbox has changed.
-      const killResult = await this.killPodWithSyncResult(pod, runningPodOf(podStatus));
+      const killResult = await this.killPodWithSyncResult(pod, runningPodOf(podStatus, deps.runtimeName));
       result.addPodSyncResult(killResult);
       if (killResult.error()) return result;
       if (changes.createSandbox) await this.purgeInitContainers(pod, podStatus);
@@ -176,7 +193,9 @@ export class KubeGenericRuntimeManager {
         result.fail(new Error("pod sandbox status is nil"));
         return result;
       }
-      if (!pod.spec?.hostNetwork) podIPs = determinePodSandboxIPs(status);
+      if (!pod.spec?.hostNetwork) {
+        podIPs = determinePodSandboxIPs(pod.metadata?.namespace ?? "", pod.metadata?.name ?? "", status, log);
+      }
     }
     const podIP = podIPs[0] ?? "";
 
@@ -266,14 +285,14 @@ export class KubeGenericRuntimeManager {
   }
 
   /** KillPod: stops the pod's containers (all at once) and then its sandboxes; throws what failed. */
-  async killPod(pod: Pod | undefined, runningPod: RunningPod, gracePeriodOverride?: number): Promise<void> {
+  async killPod(pod: Pod | undefined, runningPod: RuntimePod, gracePeriodOverride?: number): Promise<void> {
     const err = (await this.killPodWithSyncResult(pod, runningPod, gracePeriodOverride)).error();
     if (err) throw err;
   }
 
   async killPodWithSyncResult(
     pod: Pod | undefined,
-    runningPod: RunningPod,
+    runningPod: RuntimePod,
     gracePeriodOverride?: number,
   ): Promise<PodSyncResult> {
     const result = new PodSyncResult();
@@ -289,11 +308,11 @@ export class KubeGenericRuntimeManager {
       }),
     );
     result.addSyncResult(...killed);
-    for (const id of runningPod.sandboxIds) {
-      const r = new SyncResult(SyncAction.KillPodSandbox, runningPod.uid);
+    for (const sandbox of runningPod.sandboxes) {
+      const r = new SyncResult(SyncAction.KillPodSandbox, runningPod.id);
       result.addSyncResult(r);
       try {
-        await this.deps.runtime.stopPodSandbox({ podSandboxId: id });
+        await this.deps.runtime.stopPodSandbox({ podSandboxId: sandbox.id.id });
       } catch (err) {
         if (!isNotFound(err)) r.fail(ErrKillPodSandbox, messageOf(err));
       }
@@ -334,13 +353,6 @@ export class KubeGenericRuntimeManager {
         );
     }
   }
-}
-
-/** determinePodSandboxIPs: the sandbox's primary IP and the additional ones. */
-export function determinePodSandboxIPs(status: PodSandboxStatus): string[] {
-  const net = status.network;
-  if (!net || net.ip === "") return [];
-  return [net.ip, ...net.additionalIps.map((a) => a.ip)];
 }
 
 function summarize(a: ReturnType<typeof computePodActions>): Record<string, unknown> {

@@ -3,8 +3,8 @@
 // the previous list, reads the full status only of pods whose containers changed into the cache, and
 // then tells the sync loop what changed.
 //
-// It assumes nothing is created, stopped and removed within one relist period; a container that is
-// is never seen. The kubelet's periodic resync is the safety net for that.
+// A container created and removed between two lists is never seen; the kubelet's periodic resync is
+// the safety net for that.
 import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
 import { PodSandboxState } from "../../cri/gen/runtime/v1/api_pb.js";

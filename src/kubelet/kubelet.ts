@@ -1,0 +1,570 @@
+// The kubelet (pkg/kubelet/kubelet.go): pod sources merged into one stream, one worker per
+// pod, and the sync loop that reacts to config changes, runtime events (PLEG), the periodic
+// resync and housekeeping. syncPod is the pod-level half of the seed's SyncPod: status,
+// cgroups, directories and volumes, then the runtime manager's syncPod with its eight
+// steps. syncTerminatingPod and syncTerminatedPod take a pod down in two stages.
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
+import type { PodStatus as ApiPodStatus, Pod } from "kubernetes-types/core/v1.js";
+import { newRemoteImageService } from "../cri/remote-image.js";
+import { newRemoteRuntimeService } from "../cri/remote-runtime.js";
+import { type CriConnection, dialCri } from "../cri/transport.js";
+import { messageOf, wrap } from "../lib/errdefs.js";
+import type { Logger } from "../lib/log.js";
+import { newCgroupManager } from "./cm/cgroup-manager.js";
+import {
+  getNodeAllocatableReservation,
+  nodeCapacity,
+  nodeStatusAllocatable,
+  setupNode,
+} from "./cm/node-allocatable.js";
+import { detectNodeCapacity, detectNodeFacts } from "./cm/node-facts.js";
+import { newPodContainerManager, type PodContainerManager } from "./cm/pod-container-manager.js";
+import type { QOSContainerManager } from "./cm/qos-container-manager.js";
+import { ApiSource } from "./config/api-source.js";
+import { SourceFile } from "./config/file-source.js";
+import { type KubeletConfiguration, kubeRuntimeSettings } from "./config/kubelet-configuration.js";
+import { ApiSource as ApiSourceName, FileSource, PodConfig, type PodUpdate } from "./config/pod-config.js";
+import { Cache } from "./container/cache.js";
+import { Backoff, backOffPeriodMs, maxContainerBackOffMs } from "./container/helpers.js";
+import { ContainerState, type PodStatus } from "./container/runtime.js";
+import { ErrCrashLoopBackOff, ErrImagePullBackOff } from "./container/sync-result.js";
+import { EventRecorder, Reason } from "./events/event-recorder.js";
+import { newImageManager } from "./images/image-manager.js";
+import type { VolumeInfo } from "./kuberuntime/container.js";
+import { KubeGenericRuntimeManager, runningPodOf } from "./kuberuntime/manager.js";
+import type { ProbeResults } from "./kuberuntime/pod-actions.js";
+import { getPodStatus, podRuntime, type RuntimePod, type RuntimeView } from "./kuberuntime/pod-status.js";
+import type { KubeRuntimeSettings } from "./kuberuntime/settings.js";
+import { GenericPLEG } from "./pleg/generic.js";
+import { PodWorkers, type PodWorkers as PodWorkersType, type SyncPodType } from "./pod-workers.js";
+import { type LocalApiServer, serveLocalApi } from "./server/local-api.js";
+import {
+  type ContainerWaitingReason,
+  generateAPIPodStatus,
+  PodPhase,
+  prepareStatusUpdate,
+  updateReasonCache,
+} from "./status/generate.js";
+import { VolumeManager } from "./volumemanager/volume-manager.js";
+
+export interface KubeletOptions {
+  config: KubeletConfiguration;
+  /** berth's local API socket; none when undefined. */
+  localApiSocket?: string;
+  /** Overrides the hostname as the node's name. */
+  nodeName?: string;
+  log: Logger;
+}
+
+/** Until issue 6's prober: no probe has a result, so no container is restarted or held unready by one. */
+const noProbeResults: ProbeResults = { get: () => undefined };
+const housekeepingPeriodMs = 2000;
+const syncTickMs = 1000;
+
+export class Kubelet {
+  readonly recorder: EventRecorder;
+  readonly podConfig = new PodConfig();
+  readonly cache = new Cache();
+  /** The status manager: the API status of each pod as last generated. */
+  readonly statuses = new Map<string, ApiPodStatus>();
+  /** Pods by UID as the config sources have them (the pod manager). */
+  readonly pods = new Map<string, Pod>();
+  private readonly reasons = new Map<string, Map<string, ContainerWaitingReason>>();
+  private readonly volumeInfos = new Map<string, Record<string, VolumeInfo>>();
+  private readonly backOff = new Backoff(backOffPeriodMs, maxContainerBackOffMs);
+  private readonly stopping = new AbortController();
+  private readonly closers: (() => Promise<void> | void)[] = [];
+  private readonly seenSources = new Set<string>();
+  private loops: Promise<void>[] = [];
+  podWorkers!: PodWorkersType;
+  runtimeManager!: KubeGenericRuntimeManager;
+  pleg!: GenericPLEG;
+  apiSource?: ApiSource;
+  localApi?: LocalApiServer;
+  settings!: KubeRuntimeSettings;
+  private view!: RuntimeView;
+  private pcm!: PodContainerManager;
+  private qos!: QOSContainerManager;
+  private volumes!: VolumeManager;
+  private conn!: CriConnection;
+
+  private constructor(readonly o: KubeletOptions) {
+    this.recorder = new EventRecorder(o.log);
+  }
+
+  get config(): KubeletConfiguration {
+    return this.o.config;
+  }
+
+  get log(): Logger {
+    return this.o.log;
+  }
+
+  /** NewMainKubelet + Run: everything set up, then the sync loop started. */
+  static async start(o: KubeletOptions): Promise<Kubelet> {
+    const k = new Kubelet(o);
+    try {
+      await k.setup();
+    } catch (err) {
+      await k.stop();
+      throw err;
+    }
+    return k;
+  }
+
+  private async setup(): Promise<void> {
+    const { config, log } = this;
+    const facts = await detectNodeFacts();
+    if (this.o.nodeName) facts.nodeName = this.o.nodeName;
+    this.settings = kubeRuntimeSettings(config, facts);
+
+    // The runtime: CRI over the configured endpoints, named by its Version answer.
+    this.conn = dialCri(config.containerRuntimeEndpoint, { timeoutMs: config.runtimeRequestTimeout });
+    this.closers.push(() => this.conn.close?.());
+    const runtime = newRemoteRuntimeService(this.conn);
+    const images = newRemoteImageService(
+      config.imageServiceEndpoint
+        ? dialCri(config.imageServiceEndpoint, { timeoutMs: 0 })
+        : dialCri(config.containerRuntimeEndpoint, { timeoutMs: 0 }),
+    );
+    const version = await runtime.version({}).catch((err) => {
+      throw wrap(err, `failed to reach the container runtime at ${config.containerRuntimeEndpoint}`);
+    });
+    log.info({ runtime: version.runtimeName, version: version.runtimeVersion }, "container runtime");
+
+    // The container manager: node allocatable, QoS and pod cgroups.
+    const machine = await detectNodeCapacity(config.rootDir);
+    const capacity = nodeCapacity(machine);
+    const allocatableConfig = {
+      kubeReservedCgroupName: config.kubeReservedCgroup,
+      systemReservedCgroupName: config.systemReservedCgroup,
+      enforceNodeAllocatable: config.enforceNodeAllocatable,
+      kubeReserved: config.kubeReserved,
+      systemReserved: config.systemReserved,
+      hardEvictionThresholds: Object.entries(config.evictionHard).map(([signal, value]) => ({
+        signal,
+        value,
+      })),
+    };
+    const allocatable = nodeStatusAllocatable(
+      capacity,
+      getNodeAllocatableReservation(capacity, allocatableConfig),
+    );
+    const cgroupManager = await newCgroupManager(facts.hugePageSizes, log);
+    const node = await setupNode({
+      cgroupManager,
+      nodeConfig: {
+        cgroupRoot: config.cgroupRoot,
+        cgroupsPerQOS: config.cgroupsPerQOS,
+        nodeAllocatable: allocatableConfig,
+      },
+      machine,
+      hugePageSizes: facts.hugePageSizes,
+      unified: cgroupManager.subsystems.mode === "unified",
+      featureGates: this.settings.featureGates,
+      activePods: () => this.activePods(),
+      log,
+      signal: this.stopping.signal,
+    });
+    this.qos = node.qosContainerManager;
+    this.closers.push(() => this.qos.stop());
+    this.pcm = newPodContainerManager({
+      cgroupsPerQOS: config.cgroupsPerQOS,
+      cgroupRoot: node.cgroupRoot,
+      qosContainersInfo: this.qos.getQOSContainersInfo(),
+      cgroupManager,
+      subsystems: cgroupManager.subsystems,
+      podPidsLimit: BigInt(config.podPidsLimit),
+      enforceCPULimits: config.cpuCFSQuota,
+      cpuCFSQuotaPeriod: BigInt(this.settings.cpuCFSQuotaPeriodUs),
+      featureGates: this.settings.featureGates,
+      log,
+    });
+
+    const nodeAllocatable = Object.fromEntries(
+      Object.entries(allocatable).map(([k, q]) => [k, q.toString()]),
+    );
+    this.volumes = new VolumeManager({
+      rootDir: config.rootDir,
+      localObjects: () => ({ configMaps: {}, secrets: {} }),
+      nodeName: facts.nodeName,
+      nodeAllocatable,
+      featureGates: this.settings.featureGates,
+      recorder: this.recorder,
+      log,
+    });
+    const hostIPs = nodeIPs();
+    const imageManager = newImageManager(images, {
+      serializeImagePulls: config.serializeImagePulls,
+      ...(config.maxParallelImagePulls !== undefined
+        ? { maxParallelImagePulls: config.maxParallelImagePulls }
+        : {}),
+      registryPullQPS: config.registryPullQPS,
+      registryBurst: config.registryBurst,
+      recorder: (e) =>
+        this.recorder.record(e.pod, {
+          type: e.type,
+          reason: e.reason,
+          message: e.message,
+          fieldPath: `spec.containers{${e.container.name}}`,
+        }),
+    });
+    this.runtimeManager = new KubeGenericRuntimeManager({
+      runtime,
+      images,
+      runtimeName: version.runtimeName,
+      imageManager,
+      settings: this.settings,
+      host: {
+        podDir: (pod) => this.podDir(pod.metadata?.uid ?? ""),
+        volumes: (pod) => this.volumeInfos.get(pod.metadata?.uid ?? "") ?? {},
+        localObjects: () => ({ configMaps: {}, secrets: {} }),
+        hostIPs,
+        nodeAllocatable,
+        nodeEtcHosts: await readFile("/etc/hosts", "utf8").catch(() => ""),
+        dns: {
+          clusterDNS: config.clusterDNS,
+          clusterDomain: config.clusterDomain,
+          ...(config.resolvConf
+            ? { resolvConf: await readFile(config.resolvConf, "utf8").catch(() => "") }
+            : {}),
+          nodeIPs: hostIPs,
+        },
+        cgroupParent: (pod) => this.pcm.getPodContainerName(pod).cgroupfs,
+      },
+      recorder: this.recorder,
+      livenessManager: noProbeResults,
+      startupManager: noProbeResults,
+      log,
+    });
+
+    // The runtime's view of pods: PLEG relists it into the cache the workers read.
+    this.view = {
+      runtimeService: runtime,
+      runtimeName: version.runtimeName,
+      featureGates: this.settings.featureGates,
+      log,
+    };
+    this.pleg = new GenericPLEG(podRuntime(this.view), this.cache, { log });
+    this.pleg.start();
+    this.closers.push(() => this.pleg.stop());
+    this.podWorkers = new PodWorkers(this, this.cache, { resyncIntervalMs: config.syncFrequency, log });
+
+    // Pod sources: the static pod path and berth's local API.
+    if (config.staticPodPath) {
+      const file = new SourceFile({
+        path: config.staticPodPath,
+        nodeName: facts.nodeName,
+        periodMs: config.fileCheckFrequency,
+        update: this.podConfig.channel(FileSource),
+        logger: log,
+      });
+      file.run();
+      this.closers.push(() => file.close());
+    }
+    if (this.o.localApiSocket) {
+      this.apiSource = await ApiSource.open({
+        rootDir: config.rootDir,
+        nodeName: facts.nodeName,
+        update: this.podConfig.channel(ApiSourceName),
+        logger: log,
+      });
+      this.localApi = await serveLocalApi({
+        socket: this.o.localApiSocket,
+        source: this.apiSource,
+        getPodStatus: (uid) => this.statuses.get(uid),
+        logger: log,
+      });
+      this.closers.push(() => this.localApi?.close());
+    }
+    this.loops = [this.configLoop(), this.plegLoop(), this.tickLoop()];
+    log.info({ node: facts.nodeName, runtime: config.containerRuntimeEndpoint }, "kubelet started");
+  }
+
+  /** Stops the loops and the sources; containers keep running, as a real kubelet leaves them. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await Promise.allSettled(this.loops);
+    for (const close of this.closers.splice(0).reverse()) {
+      await Promise.resolve()
+        .then(close)
+        .catch((err) => this.log.warn({ err: messageOf(err) }, "close failed"));
+    }
+  }
+
+  podDir(uid: string): string {
+    return join(this.config.rootDir, "pods", uid);
+  }
+
+  /** Pods the kubelet should run: known, and not terminated. */
+  activePods(): Pod[] {
+    return [...this.pods.values()].filter(
+      (p) => !this.podWorkers?.isPodKnownTerminated(p.metadata?.uid ?? ""),
+    );
+  }
+
+  // ---- The sync loop: syncLoopIteration's channels, one loop each ----
+
+  private async configLoop(): Promise<void> {
+    const signal = this.stopping.signal;
+    for await (const update of this.podConfig) {
+      if (signal.aborted) return;
+      this.seenSources.add(update.source);
+      this.handleConfigUpdate(update);
+    }
+  }
+
+  private handleConfigUpdate(u: PodUpdate): void {
+    this.log.debug(
+      { op: u.op, source: u.source, pods: u.pods.map((p) => p.metadata?.name) },
+      "config update",
+    );
+    switch (u.op) {
+      case "ADD":
+        // HandlePodAdditions: oldest first.
+        for (const pod of [...u.pods].sort(byCreation)) {
+          this.pods.set(pod.metadata?.uid ?? "", pod);
+          this.podWorkers.updatePod({ updateType: "create", pod });
+        }
+        break;
+      case "UPDATE":
+      case "DELETE":
+        // HandlePodUpdates: a graceful delete is an update with a deletionTimestamp.
+        for (const pod of u.pods) {
+          this.pods.set(pod.metadata?.uid ?? "", pod);
+          this.podWorkers.updatePod({ updateType: "update", pod });
+        }
+        break;
+      case "REMOVE":
+        // HandlePodRemoves: the pod is gone from its source; the worker kills what runs.
+        for (const pod of u.pods) {
+          this.pods.delete(pod.metadata?.uid ?? "");
+          this.podWorkers.updatePod({ updateType: "kill", pod });
+        }
+        break;
+      case "RECONCILE":
+      case "SET":
+        break;
+    }
+  }
+
+  private async plegLoop(): Promise<void> {
+    const channel = this.pleg.watch();
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      const event = await channel.receive(signal).catch(() => undefined);
+      if (!event) return;
+      // HandlePodSyncs: the runtime changed under a pod the kubelet knows.
+      const pod = this.pods.get(event.id);
+      if (pod) this.podWorkers.updatePod({ updateType: "sync", pod });
+    }
+  }
+
+  private async tickLoop(): Promise<void> {
+    const signal = this.stopping.signal;
+    let lastHousekeeping = 0;
+    while (!signal.aborted) {
+      await sleepUnlessAborted(syncTickMs, signal);
+      if (signal.aborted) return;
+      for (const pod of this.podWorkers.podsDueForSync())
+        this.podWorkers.updatePod({ updateType: "sync", pod });
+      if (Date.now() - lastHousekeeping >= housekeepingPeriodMs) {
+        lastHousekeeping = Date.now();
+        await this.handlePodCleanups().catch((err) =>
+          this.log.error({ err: messageOf(err) }, "failed cleaning pods"),
+        );
+      }
+    }
+  }
+
+  // ---- The pod-level sync functions the workers call ----
+
+  /** SyncPod (kubelet.go): status, cgroups, directories, volumes, then the runtime's syncPod. */
+  async syncPod(_updateType: SyncPodType, pod: Pod, podStatus: PodStatus): Promise<boolean> {
+    const uid = pod.metadata?.uid ?? "";
+    const apiStatus = this.generateStatus(pod, podStatus, false);
+    if (podStatus.ips.length === 0 && apiStatus.podIPs?.length)
+      podStatus.ips = apiStatus.podIPs.map((p) => p.ip ?? "");
+    this.setStatus(pod, apiStatus);
+    // A terminal pod is not set up again: the worker terminates it.
+    if (apiStatus.phase === PodPhase.Succeeded || apiStatus.phase === PodPhase.Failed) return true;
+
+    if (!this.podWorkers.isPodTerminationRequested(uid)) {
+      const firstSync = !podStatus.containerStatuses.some((c) => c.state === ContainerState.Running);
+      let podKilled = false;
+      if (!(await this.pcm.exists(pod)) && !firstSync) {
+        // The pod's cgroup went away under running containers: start it over.
+        await this.runtimeManager.killPod(pod, runningPodOf(podStatus, this.view.runtimeName));
+        podKilled = true;
+      }
+      if (!(podKilled && pod.spec?.restartPolicy === "Never") && !(await this.pcm.exists(pod))) {
+        await this.qos.updateCgroups();
+        await this.pcm.ensureExists(pod);
+      }
+    }
+    await this.makePodDataDirs(uid);
+    if (!this.podWorkers.isPodTerminationRequested(uid)) {
+      try {
+        this.volumeInfos.set(uid, await this.volumes.setUpPodVolumes(pod));
+      } catch (err) {
+        this.recorder.record(pod, {
+          type: "Warning",
+          reason: Reason.FailedMountVolume,
+          message: `Unable to attach or mount volumes: ${messageOf(err)}`,
+        });
+        throw err;
+      }
+    }
+    const result = await this.runtimeManager.syncPod(pod, podStatus, this.backOff);
+    const reasons = this.reasons.get(uid) ?? new Map<string, ContainerWaitingReason>();
+    updateReasonCache(reasons, result);
+    this.reasons.set(uid, reasons);
+    const err = result.error();
+    // Back-offs alone are not failures: the pod is waiting as it should.
+    if (
+      err &&
+      result.syncResults.some(
+        (r) => r.error && r.error !== ErrCrashLoopBackOff && r.error !== ErrImagePullBackOff,
+      )
+    ) {
+      throw err;
+    }
+    return false;
+  }
+
+  /** SyncTerminatingPod: stop every container with the grace period, then record the final status. */
+  async syncTerminatingPod(pod: Pod, podStatus: PodStatus, gracePeriodOverride?: number): Promise<void> {
+    this.setStatus(pod, this.generateStatus(pod, podStatus, false));
+    await this.runtimeManager.killPod(
+      pod,
+      runningPodOf(podStatus, this.view.runtimeName),
+      gracePeriodOverride,
+    );
+    await this.qos.updateCgroups();
+    const uid = pod.metadata?.uid ?? "";
+    const stopped = await getPodStatus(
+      this.view,
+      uid,
+      pod.metadata?.name ?? "",
+      pod.metadata?.namespace ?? "",
+    );
+    const running = stopped.containerStatuses
+      .filter((c) => c.state === ContainerState.Running)
+      .map((c) => c.name);
+    if (running.length > 0) {
+      throw new Error(
+        `detected running containers after a successful KillPod, CRI violation: ${running.join(", ")}`,
+      );
+    }
+    this.setStatus(pod, this.generateStatus(pod, stopped, true));
+  }
+
+  /** SyncTerminatingRuntimePod: an orphan the runtime runs and no source knows. */
+  async syncTerminatingRuntimePod(runningPod: RuntimePod): Promise<void> {
+    await this.runtimeManager.killPod(undefined, runningPod, 1);
+  }
+
+  /** SyncTerminatedPod: volumes and cgroups go, the status is final, an API pod being deleted is dropped. */
+  async syncTerminatedPod(pod: Pod, podStatus: PodStatus): Promise<void> {
+    const uid = pod.metadata?.uid ?? "";
+    this.setStatus(pod, this.generateStatus(pod, podStatus, true));
+    await this.volumes.tearDownPodVolumes(uid);
+    this.volumeInfos.delete(uid);
+    if (this.config.cgroupsPerQOS) await this.pcm.destroy(this.pcm.getPodContainerName(pod).name);
+    if (pod.metadata?.deletionTimestamp) await this.apiSource?.podTerminated(uid);
+    this.log.info({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}` }, "pod terminated");
+  }
+
+  /** HandlePodCleanups: orphans in the runtime are killed, orphaned cgroups and directories removed. */
+  private async handlePodCleanups(): Promise<void> {
+    if (!this.podConfig.seenAllSources(this.seenSources)) return;
+    const desired = new Set(this.pods.keys());
+    this.podWorkers.syncKnownPods(desired);
+    const known = this.podWorkers.knownPods();
+    for (const runningPod of await podRuntime(this.view).getPods(false)) {
+      if (desired.has(runningPod.id) || known.has(runningPod.id)) continue;
+      this.log.info(
+        { podUID: runningPod.id, pod: `${runningPod.namespace}/${runningPod.name}` },
+        "killing orphaned pod",
+      );
+      this.podWorkers.updatePod({ updateType: "kill", runningPod, gracePeriodOverride: 1 });
+    }
+    const inUse = new Set([...known.entries()].filter(([, w]) => w !== "finished").map(([uid]) => uid));
+    for (const uid of desired) inUse.add(uid);
+    for (const [uid, name] of await this.pcm.getAllPodsFromCgroups()) {
+      if (!inUse.has(uid))
+        await this.pcm
+          .destroy(name)
+          .catch((err) =>
+            this.log.warn({ podUID: uid, err: messageOf(err) }, "failed to remove orphaned pod cgroup"),
+          );
+    }
+    await this.volumes.cleanupOrphanedPodDirs(inUse);
+    for (const uid of this.reasons.keys()) if (!inUse.has(uid)) this.reasons.delete(uid);
+    this.backOff.gc();
+  }
+
+  private generateStatus(pod: Pod, podStatus: PodStatus, podIsTerminal: boolean): ApiPodStatus {
+    const uid = pod.metadata?.uid ?? "";
+    return generateAPIPodStatus(pod, podStatus, podIsTerminal, {
+      ...(this.statuses.has(uid) ? { oldPodStatus: this.statuses.get(uid) } : {}),
+      reasons: this.reasons.get(uid) ?? new Map(),
+      readinessManager: noProbeResults,
+      startupManager: noProbeResults,
+      nodeIPs: this.runtimeManager.deps.host.hostIPs,
+    });
+  }
+
+  /** The status manager's SetPodStatus: an illegal transition (terminated back to running) is dropped. */
+  private setStatus(pod: Pod, status: ApiPodStatus): void {
+    const uid = pod.metadata?.uid ?? "";
+    try {
+      this.statuses.set(uid, prepareStatusUpdate(pod, status, this.statuses.get(uid), new Date()));
+    } catch (err) {
+      this.log.warn({ podUID: uid, err: messageOf(err) }, "status update refused");
+    }
+  }
+
+  private async makePodDataDirs(uid: string): Promise<void> {
+    const dir = this.podDir(uid);
+    for (const sub of ["", "volumes", "plugins", "containers"])
+      await mkdir(join(dir, sub), { recursive: true, mode: 0o750 });
+  }
+
+  /** Removes a terminated pod's directory once nothing is mounted there (used by tests and `berth down`). */
+  async removePodDir(uid: string): Promise<void> {
+    await rm(this.podDir(uid), { recursive: true, force: true });
+  }
+}
+
+function byCreation(a: Pod, b: Pod): number {
+  return String(a.metadata?.creationTimestamp ?? "").localeCompare(
+    String(b.metadata?.creationTimestamp ?? ""),
+  );
+}
+
+/** The node's addresses: non-internal IPv4 first, as the kubelet picks its node IP. */
+function nodeIPs(): string[] {
+  const all = Object.values(networkInterfaces())
+    .flatMap((l) => l ?? [])
+    .filter((a) => !a.internal);
+  const v4 = all.filter((a) => a.family === "IPv4").map((a) => a.address);
+  const v6 = all.filter((a) => a.family === "IPv6" && !a.address.startsWith("fe80")).map((a) => a.address);
+  return [...v4, ...v6];
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
