@@ -6,6 +6,7 @@
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { PodStatus as ApiPodStatus, Pod } from "kubernetes-types/core/v1.js";
 import { newRemoteImageService } from "../cri/remote-image.js";
 import { newRemoteRuntimeService } from "../cri/remote-runtime.js";
@@ -61,6 +62,8 @@ export interface KubeletOptions {
 /** Until issue 6's prober: no probe has a result, so no container is restarted or held unready by one. */
 const noProbeResults: ProbeResults = { get: () => undefined };
 const housekeepingPeriodMs = 2000;
+/** The deadline of an image call: long enough for any pull over a slow link. */
+const imagePullTimeoutMs = 60 * 60 * 1000;
 const syncTickMs = 1000;
 
 export class Kubelet {
@@ -75,7 +78,7 @@ export class Kubelet {
   private readonly volumeInfos = new Map<string, Record<string, VolumeInfo>>();
   private readonly backOff = new Backoff(backOffPeriodMs, maxContainerBackOffMs);
   private readonly stopping = new AbortController();
-  private readonly closers: (() => Promise<void> | void)[] = [];
+  private readonly closers: { what: string; close: () => Promise<void> | void }[] = [];
   private readonly seenSources = new Set<string>();
   private loops: Promise<void>[] = [];
   podWorkers!: PodWorkersType;
@@ -122,13 +125,14 @@ export class Kubelet {
 
     // The runtime: CRI over the configured endpoints, named by its Version answer.
     this.conn = dialCri(config.containerRuntimeEndpoint, { timeoutMs: config.runtimeRequestTimeout });
-    this.closers.push(() => this.conn.close?.());
+    this.closers.push({ what: "runtime connection", close: () => this.conn.close() });
     const runtime = newRemoteRuntimeService(this.conn);
-    const images = newRemoteImageService(
-      config.imageServiceEndpoint
-        ? dialCri(config.imageServiceEndpoint, { timeoutMs: 0 })
-        : dialCri(config.containerRuntimeEndpoint, { timeoutMs: 0 }),
-    );
+    // Pulls may take long: image calls get a deadline far beyond runtimeRequestTimeout.
+    const imageConn = dialCri(config.imageServiceEndpoint || config.containerRuntimeEndpoint, {
+      timeoutMs: imagePullTimeoutMs,
+    });
+    this.closers.push({ what: "image connection", close: () => imageConn.close() });
+    const images = newRemoteImageService(imageConn);
     const version = await runtime.version({}).catch((err) => {
       throw wrap(err, `failed to reach the container runtime at ${config.containerRuntimeEndpoint}`);
     });
@@ -169,7 +173,7 @@ export class Kubelet {
       signal: this.stopping.signal,
     });
     this.qos = node.qosContainerManager;
-    this.closers.push(() => this.qos.stop());
+    this.closers.push({ what: "QoS manager", close: () => this.qos.stop() });
     this.pcm = newPodContainerManager({
       cgroupsPerQOS: config.cgroupsPerQOS,
       cgroupRoot: node.cgroupRoot,
@@ -249,7 +253,7 @@ export class Kubelet {
     };
     this.pleg = new GenericPLEG(podRuntime(this.view), this.cache, { log });
     this.pleg.start();
-    this.closers.push(() => this.pleg.stop());
+    this.closers.push({ what: "PLEG", close: () => this.pleg.stop() });
     this.podWorkers = new PodWorkers(this, this.cache, { resyncIntervalMs: config.syncFrequency, log });
 
     // Pod sources: the static pod path and berth's local API.
@@ -262,7 +266,7 @@ export class Kubelet {
         logger: log,
       });
       file.run();
-      this.closers.push(() => file.close());
+      this.closers.push({ what: "static pod source", close: () => file.close() });
     }
     if (this.o.localApiSocket) {
       this.apiSource = await ApiSource.open({
@@ -277,7 +281,7 @@ export class Kubelet {
         getPodStatus: (uid) => this.statuses.get(uid),
         logger: log,
       });
-      this.closers.push(() => this.localApi?.close());
+      this.closers.push({ what: "local API", close: () => this.localApi?.close() });
     }
     this.loops = [this.configLoop(), this.plegLoop(), this.tickLoop()];
     log.info({ node: facts.nodeName, runtime: config.containerRuntimeEndpoint }, "kubelet started");
@@ -286,11 +290,20 @@ export class Kubelet {
   /** Stops the loops and the sources; containers keep running, as a real kubelet leaves them. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    await Promise.allSettled(this.loops);
-    for (const close of this.closers.splice(0).reverse()) {
+    const names = ["config", "pleg", "tick"];
+    await Promise.all(
+      this.loops.map(async (l, i) => {
+        const started = performance.now();
+        await l.catch(() => {});
+        this.log.debug({ what: `${names[i]} loop`, ms: Math.round(performance.now() - started) }, "closed");
+      }),
+    );
+    for (const { what, close } of this.closers.splice(0).reverse()) {
+      const started = performance.now();
       await Promise.resolve()
         .then(close)
-        .catch((err) => this.log.warn({ err: messageOf(err) }, "close failed"));
+        .catch((err) => this.log.warn({ what, err: messageOf(err) }, "close failed"));
+      this.log.debug({ what, ms: Math.round(performance.now() - started) }, "closed");
     }
   }
 
@@ -309,7 +322,7 @@ export class Kubelet {
 
   private async configLoop(): Promise<void> {
     const signal = this.stopping.signal;
-    for await (const update of this.podConfig) {
+    for await (const update of this.podConfig.updates(this.stopping.signal)) {
       if (signal.aborted) return;
       this.seenSources.add(update.source);
       this.handleConfigUpdate(update);
@@ -556,15 +569,5 @@ function nodeIPs(): string[] {
 }
 
 function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+  return sleep(ms, undefined, { signal }).catch(() => {});
 }

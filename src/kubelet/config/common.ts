@@ -15,7 +15,7 @@ export type MutablePod = Omit<Pod, "metadata" | "status"> & {
   status?: PodStatus;
 };
 
-export const NamespaceDefault = "default";
+const NamespaceDefault = "default";
 
 /** The largest manifest the kubelet reads (maxConfigLength). */
 export const MaxConfigLength = 10 * 1024 * 1024;
@@ -115,7 +115,7 @@ export function parseManifestDocuments(text: string): ManifestDocument[] {
 }
 
 /** JSON with object keys sorted, so equal pods hash equally whatever order their fields came in. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (typeof value === "object" && value !== null) {
     const entries = Object.entries(value)

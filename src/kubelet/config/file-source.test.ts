@@ -302,17 +302,27 @@ describe("static pod files", () => {
     assert.deepEqual(updates.all.at(-1)?.pods, []);
   });
 
-  it("watches a directory again after it was replaced", async () => {
+  it("reads and watches again, within a second, a directory that was removed and made anew", async () => {
     const manifests = join(dir, "manifests");
     await mkdir(manifests);
     const updates = start(manifests);
     await updates.waitFor((u) => u.pods.length === 0, "the empty first SET");
-    // Replaced between two reads, often with the same inode number: the old watch would see nothing.
     await rm(manifests, { recursive: true });
     await mkdir(manifests);
-    await updates.waitFor(() => true, "the read after the directory went");
     await writeFile(join(manifests, "web.yaml"), podYaml("web"));
-    await updates.waitFor((u) => u.pods.length === 1, "the pod, seen by the new watch");
+    await updates.waitFor((u) => u.pods.length === 1, "the pod", 3000);
+    // Watched again: a new file shows up at once, not after the 60 s period.
+    await writeFile(join(manifests, "db.yaml"), podYaml("db"));
+    await updates.waitFor((u) => u.pods.length === 2, "the second pod", 3000);
+  });
+
+  it("starts reading a path that does not exist yet within a second of its making", async () => {
+    const manifests = join(dir, "later");
+    const updates = start(manifests);
+    await updates.waitFor((u) => u.pods.length === 0, "the empty first SET");
+    await mkdir(manifests);
+    await writeFile(join(manifests, "web.yaml"), podYaml("web"));
+    await updates.waitFor((u) => u.pods.length === 1, "the pod", 3000);
   });
 
   it("sends the good pods of a directory with a bad file in it", async () => {

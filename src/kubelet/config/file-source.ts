@@ -105,6 +105,9 @@ async function readManifestDir(dir: string, nodeName: string): Promise<Map<strin
   return byFile;
 }
 
+/** How soon a path that cannot be watched (it does not exist yet) is tried again. */
+const WatchRetryMs = 1000;
+
 export interface SourceFileOptions {
   /** staticPodPath: a directory or one file. */
   path: string;
@@ -130,6 +133,7 @@ export class SourceFile {
   private watcher: FSWatcher | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private readonly changed = new Set<string>();
   /** One read at a time, in order. */
   private work: Promise<void> = Promise.resolve();
@@ -153,6 +157,7 @@ export class SourceFile {
     this.closed = true;
     clearInterval(this.ticker);
     clearTimeout(this.debounce);
+    clearTimeout(this.retry);
     this.stopWatch();
     await this.work;
   }
@@ -175,6 +180,7 @@ export class SourceFile {
         info.code === "ENOENT" ? `${path}: path does not exist, ignoring` : `${path}: ${info.message}`,
       );
       this.stopWatch();
+      this.retrySoon();
     } else if (info.isDirectory()) {
       try {
         read = await readManifestDir(path, this.opts.nodeName);
@@ -219,7 +225,9 @@ export class SourceFile {
     // A single file is watched through its directory: editors replace files, which a watch on the file loses.
     const dir = isDir ? path : dirname(path);
     try {
-      this.watcher = watch(dir, { persistent: false }, (_event, name) => {
+      const watcher = watch(dir, { persistent: false }, (_event, name) => {
+        // An event a closed watch still delivers is about a directory no longer watched.
+        if (watcher !== this.watcher) return;
         if (name === basename(dir)) {
           // The directory itself was removed or moved: this watch sees nothing more. A full read watches
           // whatever stands at the path now.
@@ -234,14 +242,22 @@ export class SourceFile {
         clearTimeout(this.debounce);
         this.debounce = setTimeout(() => this.enqueue(() => this.consumeWatchEvents()), 50);
       });
-      this.watcher.on("error", (err) => {
+      this.watcher = watcher;
+      watcher.on("error", (err) => {
         this.log.warn({ err: messageOf(err) }, "watch failed; the periodic read goes on and watches again");
         this.stopWatch();
       });
     } catch (err) {
       if (!this.watchWarned) this.log.warn({ err: messageOf(err) }, "cannot watch the static pod path");
       this.watchWarned = true;
+      this.retrySoon();
     }
+  }
+
+  /** Without a watch, the path is read again in a second rather than a period, as upstream retries its watch. */
+  private retrySoon(): void {
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.enqueue(() => this.listConfig()), WatchRetryMs);
   }
 
   private stopWatch(): void {

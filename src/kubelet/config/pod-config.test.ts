@@ -14,7 +14,6 @@ import {
   type PodOperation,
   type PodUpdate,
   podsDifferSemantically,
-  SourcesReady,
 } from "./pod-config.js";
 
 const TestSource = "test";
@@ -355,20 +354,6 @@ describe("PodConfig", () => {
     assert.equal(config.seenAllSources(new Set(["file", "api"])), true);
   });
 
-  it("SourcesReady: ready once the kubelet has handled a SET of every source", () => {
-    const config = new PodConfig();
-    const file = config.channel("file");
-    const api = config.channel("api");
-    const ready = new SourcesReady(config);
-    file(update("SET", "file"));
-    ready.addSource((config.next() as PodUpdate).source);
-    assert.equal(ready.allReady(), false);
-    api(update("SET", "api"));
-    assert.equal(ready.allReady(), false, "queued, not yet handled");
-    ready.addSource((config.next() as PodUpdate).source);
-    assert.equal(ready.allReady(), true);
-  });
-
   it("hands updates to one waiting reader, in order", async () => {
     const { config, channel } = tester();
     const read: PodOperation[] = [];
@@ -383,6 +368,20 @@ describe("PodConfig", () => {
     channel(update("REMOVE", TestSource, createValidPod("foo", "new")));
     await reader;
     assert.deepEqual(read, ["ADD", "REMOVE"]);
+  });
+
+  it("ends the updates when the signal aborts, even with none queued", async () => {
+    const { config, channel } = tester();
+    const stop = new AbortController();
+    const read: PodOperation[] = [];
+    const reader = (async () => {
+      for await (const u of config.updates(stop.signal)) read.push(u.op);
+    })();
+    channel(update("ADD", TestSource, createValidPod("foo", "new")));
+    await new Promise((resolve) => setImmediate(resolve));
+    stop.abort();
+    await reader;
+    assert.deepEqual(read, ["ADD"]);
   });
 
   it("formats the first-seen time as Go's RFC 3339 with nanoseconds does", () => {

@@ -69,7 +69,7 @@ interface Changes {
 /**
  * Merges the sources into one ordered stream of updates (upstream's PodConfig in its
  * PodConfigNotificationIncremental mode, the one the kubelet runs). The stream has one reader: the sync
- * loop takes updates with next() after waiting on ready(), or iterates with for await.
+ * loop iterates updates(signal), or takes them with next() after waiting on ready().
  */
 export class PodConfig implements AsyncIterable<PodUpdate> {
   /** source → uid → the pod as last merged. */
@@ -116,24 +116,32 @@ export class PodConfig implements AsyncIterable<PodUpdate> {
     return this.queue.shift();
   }
 
-  /** Resolves when an update is queued (at once if one is). */
-  ready(): Promise<void> {
-    if (this.queue.length > 0) return Promise.resolve();
+  /** Resolves when an update is queued (at once if one is), or when `signal` aborts. */
+  ready(signal?: AbortSignal): Promise<void> {
+    if (this.queue.length > 0 || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const previous = this.wake;
+      const onAbort = () => resolve();
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.wake = () => {
+        signal?.removeEventListener("abort", onAbort);
         previous?.();
         resolve();
       };
     });
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<PodUpdate> {
-    for (;;) {
-      await this.ready();
-      const update = this.next();
+  /** The merged updates as they come, until `signal` aborts: the sync loop's config channel. */
+  async *updates(signal?: AbortSignal): AsyncGenerator<PodUpdate> {
+    while (!signal?.aborted) {
+      await this.ready(signal);
+      const update = signal?.aborted ? undefined : this.next();
       if (update) yield update;
     }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<PodUpdate> {
+    return this.updates();
   }
 
   private push(update: PodUpdate): void {
@@ -237,25 +245,6 @@ export class PodConfig implements AsyncIterable<PodUpdate> {
       names.add(name);
       return true;
     });
-  }
-}
-
-/**
- * SourcesReady (pkg/kubelet/config/sources.go): the sources whose updates the kubelet has handled, and
- * whether that makes all of them. The sync loop calls addSource for each update it takes; housekeeping
- * cleans up pods no source knows only once allReady() holds.
- */
-export class SourcesReady {
-  private readonly seen = new Set<string>();
-
-  constructor(private readonly config: PodConfig) {}
-
-  addSource(source: string): void {
-    this.seen.add(source);
-  }
-
-  allReady(): boolean {
-    return this.config.seenAllSources(this.seen);
   }
 }
 
