@@ -2,7 +2,7 @@
 // the real CLI. Every daemon started here is stopped and its dirs removed.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -71,23 +71,36 @@ test("version: RuntimeName berth, RuntimeApiVersion v1", async () => {
   );
 });
 
-test("info: runtime ready, network not ready until CNI, and the CRI config", async () => {
-  const rt = await start({ configToml: '[plugins.cri]\nsandbox_image = "127.0.0.1:5000/berth/pause:3.9"\n' });
+test("info: runtime and network ready out of the box (berth's default network), and the CRI config", async () => {
+  const confDir = join(dir, "net.d-empty");
+  const rt = await start({
+    configToml: `[plugins.cri]\nsandbox_image = "127.0.0.1:5000/berth/pause:3.9"\n[plugins.cri.cni]\nconf_dir = "${confDir}"\n`,
+  });
   const info = JSON.parse(await berthOk(["--runtime-endpoint", rt.endpoint, "info"]));
   assert.deepEqual(info.status.conditions, [
     { type: "RuntimeReady", status: true, reason: "", message: "" },
-    {
-      type: "NetworkReady",
-      status: false,
-      reason: "NetworkPluginNotReady",
-      message: "Network plugin returns error: cni plugin not initialized",
-    },
+    { type: "NetworkReady", status: true, reason: "", message: "" },
   ]);
   assert.equal(info.config.sandboxImage, "127.0.0.1:5000/berth/pause:3.9");
   assert.equal(info.config.maxConcurrentDownloads, 3);
-  assert.deepEqual(info.config.cni, { binDir: "/usr/lib/cni", confDir: "/etc/cni/net.d" });
+  assert.deepEqual(info.config.cni, { binDir: "/usr/lib/cni", confDir });
   assert.equal(info.config.rootDir, join(rt.root, "grpc.cri"));
   assert.equal(info.config.stateDir, join(rt.state, "grpc.cri"));
+});
+
+test("info: network not ready while the CNI config names a plugin that is not installed", async () => {
+  const confDir = join(dir, "net.d-missing-plugin");
+  await mkdir(confDir, { recursive: true });
+  await writeFile(
+    join(confDir, "10-missing.conflist"),
+    JSON.stringify({ cniVersion: "1.0.0", name: "missing", plugins: [{ type: "no-such-cni-plugin" }] }),
+  );
+  const rt = await start({ configToml: `[plugins.cri.cni]\nconf_dir = "${confDir}"\n` });
+  const info = JSON.parse(await berthOk(["--runtime-endpoint", rt.endpoint, "info"]));
+  const network = info.status.conditions.find((c: { type: string }) => c.type === "NetworkReady");
+  assert.equal(network.status, false);
+  assert.equal(network.reason, "NetworkPluginNotReady");
+  assert.match(network.message, /^Network plugin returns error: cni plugin not initialized: .*no-such-cni-plugin/);
 });
 
 test("start-up: private root, 0660 socket, metadata database, one 'started' line with versions and paths", async () => {
@@ -118,6 +131,7 @@ test("start-up: private root, 0660 socket, metadata database, one 'started' line
         "snapshotter.overlayfs",
         "leases.metadata",
         "gc.scheduler",
+        "runtime.task",
         "grpc.cri",
       ],
     },
