@@ -33,6 +33,12 @@ const commands: readonly (() => Promise<CommandModule>)[] = [
   () => import("./pull.js"),
   () => import("./rmi.js"),
   () => import("./imagefsinfo.js"),
+  () => import("./explain.js"),
+  () => import("./apply.js"),
+  () => import("./get.js"),
+  () => import("./describe.js"),
+  () => import("./delete.js"),
+  () => import("./up.js"),
   daemons.runtime,
   daemons.kubelet,
 ];

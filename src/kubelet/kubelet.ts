@@ -3,8 +3,7 @@
 // resync and housekeeping. syncPod is the pod-level half of the seed's SyncPod: status,
 // cgroups, directories and volumes, then the runtime manager's syncPod with its eight
 // steps. syncTerminatingPod and syncTerminatedPod take a pod down in two stages.
-import { mkdir, readFile, rm } from "node:fs/promises";
-import { networkInterfaces } from "node:os";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { PodStatus as ApiPodStatus, Pod } from "kubernetes-types/core/v1.js";
@@ -14,12 +13,7 @@ import { type CriConnection, dialCri } from "../cri/transport.js";
 import { messageOf, wrap } from "../lib/errdefs.js";
 import type { Logger } from "../lib/log.js";
 import { newCgroupManager } from "./cm/cgroup-manager.js";
-import {
-  getNodeAllocatableReservation,
-  nodeCapacity,
-  nodeStatusAllocatable,
-  setupNode,
-} from "./cm/node-allocatable.js";
+import { nodeCapacity, setupNode } from "./cm/node-allocatable.js";
 import { detectNodeCapacity, detectNodeFacts } from "./cm/node-facts.js";
 import { newPodContainerManager, type PodContainerManager } from "./cm/pod-container-manager.js";
 import type { QOSContainerManager } from "./cm/qos-container-manager.js";
@@ -34,6 +28,13 @@ import { ErrCrashLoopBackOff, ErrImagePullBackOff } from "./container/sync-resul
 import { EventRecorder, Reason } from "./events/event-recorder.js";
 import { newImageManager } from "./images/image-manager.js";
 import type { VolumeInfo } from "./kuberuntime/container.js";
+import {
+  kubeletHost,
+  nodeAllocatableOf,
+  nodeConfigOf,
+  podDirOf,
+  readNodeFiles,
+} from "./kuberuntime/host-facts.js";
 import { KubeGenericRuntimeManager, runningPodOf } from "./kuberuntime/manager.js";
 import type { ProbeResults } from "./kuberuntime/pod-actions.js";
 import { getPodStatus, podRuntime, type RuntimePod, type RuntimeView } from "./kuberuntime/pod-status.js";
@@ -140,30 +141,11 @@ export class Kubelet {
 
     // The container manager: node allocatable, QoS and pod cgroups.
     const machine = await detectNodeCapacity(config.rootDir);
-    const capacity = nodeCapacity(machine);
-    const allocatableConfig = {
-      kubeReservedCgroupName: config.kubeReservedCgroup,
-      systemReservedCgroupName: config.systemReservedCgroup,
-      enforceNodeAllocatable: config.enforceNodeAllocatable,
-      kubeReserved: config.kubeReserved,
-      systemReserved: config.systemReserved,
-      hardEvictionThresholds: Object.entries(config.evictionHard).map(([signal, value]) => ({
-        signal,
-        value,
-      })),
-    };
-    const allocatable = nodeStatusAllocatable(
-      capacity,
-      getNodeAllocatableReservation(capacity, allocatableConfig),
-    );
+    const nodeConfig = nodeConfigOf(config);
     const cgroupManager = await newCgroupManager(facts.hugePageSizes, log);
     const node = await setupNode({
       cgroupManager,
-      nodeConfig: {
-        cgroupRoot: config.cgroupRoot,
-        cgroupsPerQOS: config.cgroupsPerQOS,
-        nodeAllocatable: allocatableConfig,
-      },
+      nodeConfig,
       machine,
       hugePageSizes: facts.hugePageSizes,
       unified: cgroupManager.subsystems.mode === "unified",
@@ -187,9 +169,7 @@ export class Kubelet {
       log,
     });
 
-    const nodeAllocatable = Object.fromEntries(
-      Object.entries(allocatable).map(([k, q]) => [k, q.toString()]),
-    );
+    const nodeAllocatable = nodeAllocatableOf(nodeCapacity(machine), nodeConfig.nodeAllocatable);
     this.volumes = new VolumeManager({
       rootDir: config.rootDir,
       localObjects: () => ({ configMaps: {}, secrets: {} }),
@@ -199,7 +179,7 @@ export class Kubelet {
       recorder: this.recorder,
       log,
     });
-    const hostIPs = nodeIPs();
+    const nodeFiles = await readNodeFiles(config);
     const imageManager = newImageManager(images, {
       serializeImagePulls: config.serializeImagePulls,
       ...(config.maxParallelImagePulls !== undefined
@@ -221,23 +201,11 @@ export class Kubelet {
       runtimeName: version.runtimeName,
       imageManager,
       settings: this.settings,
-      host: {
-        podDir: (pod) => this.podDir(pod.metadata?.uid ?? ""),
+      host: kubeletHost(config, nodeFiles, nodeAllocatable, {
         volumes: (pod) => this.volumeInfos.get(pod.metadata?.uid ?? "") ?? {},
         localObjects: () => ({ configMaps: {}, secrets: {} }),
-        hostIPs,
-        nodeAllocatable,
-        nodeEtcHosts: await readFile("/etc/hosts", "utf8").catch(() => ""),
-        dns: {
-          clusterDNS: config.clusterDNS,
-          clusterDomain: config.clusterDomain,
-          ...(config.resolvConf
-            ? { resolvConf: await readFile(config.resolvConf, "utf8").catch(() => "") }
-            : {}),
-          nodeIPs: hostIPs,
-        },
         cgroupParent: (pod) => this.pcm.getPodContainerName(pod).cgroupfs,
-      },
+      }),
       recorder: this.recorder,
       livenessManager: noProbeResults,
       startupManager: noProbeResults,
@@ -279,6 +247,7 @@ export class Kubelet {
         socket: this.o.localApiSocket,
         source: this.apiSource,
         getPodStatus: (uid) => this.statuses.get(uid),
+        getEvents: (uid) => this.recorder.eventsFor(uid),
         logger: log,
       });
       this.closers.push({ what: "local API", close: () => this.localApi?.close() });
@@ -308,7 +277,7 @@ export class Kubelet {
   }
 
   podDir(uid: string): string {
-    return join(this.config.rootDir, "pods", uid);
+    return podDirOf(this.config.rootDir, uid);
   }
 
   /** Pods the kubelet should run: known, and not terminated. */
@@ -556,16 +525,6 @@ function byCreation(a: Pod, b: Pod): number {
   return String(a.metadata?.creationTimestamp ?? "").localeCompare(
     String(b.metadata?.creationTimestamp ?? ""),
   );
-}
-
-/** The node's addresses: non-internal IPv4 first, as the kubelet picks its node IP. */
-function nodeIPs(): string[] {
-  const all = Object.values(networkInterfaces())
-    .flatMap((l) => l ?? [])
-    .filter((a) => !a.internal);
-  const v4 = all.filter((a) => a.family === "IPv4").map((a) => a.address);
-  const v6 = all.filter((a) => a.family === "IPv6" && !a.address.startsWith("fe80")).map((a) => a.address);
-  return [...v4, ...v6];
 }
 
 function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {

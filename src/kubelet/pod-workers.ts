@@ -178,7 +178,6 @@ export class PodWorkers {
         const cached = await this.cache.getNewerThan(uid, s.lastSyncTime);
         if (cached.error !== undefined || !cached.status) throw cached.error ?? new Error("no status cached");
         const status = cached.status;
-        s.lastSyncTime = new Date();
         if (work === "sync") {
           const isTerminal = await this.syncer.syncPod(update.updateType, pod, status);
           if (isTerminal) {
@@ -197,6 +196,9 @@ export class PodWorkers {
         failed = true;
         log.error({ err: messageOf(err) }, "error syncing pod, skipping");
       }
+      // After the sync, as upstream: the next one waits for a status read after what this one did,
+      // so a container it just started is never started again from a stale status.
+      s.lastSyncTime = new Date();
       // completeWork: back off after a failure, resync later after a success; a failed
       // terminating or terminated step is retried after the back-off.
       s.nextSyncAt = Date.now() + jitter(failed ? this.backOffPeriodMs : this.resyncIntervalMs);

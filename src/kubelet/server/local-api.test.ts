@@ -12,6 +12,7 @@ import type { Pod, PodStatus } from "kubernetes-types/core/v1.js";
 import { pino } from "pino";
 import { ApiSource } from "../config/api-source.js";
 import { ApiSource as ApiSourceName, PodConfig, type PodUpdate } from "../config/pod-config.js";
+import type { RecordedEvent } from "../events/event-recorder.js";
 import { type LocalApiServer, serveLocalApi } from "./local-api.js";
 
 const log = pino({ level: "silent" });
@@ -72,6 +73,7 @@ describe("local API", () => {
   let source: ApiSource;
   let server: LocalApiServer | undefined;
   const statuses = new Map<string, PodStatus>();
+  const events = new Map<string, RecordedEvent[]>();
   let now: Date;
 
   async function start(): Promise<void> {
@@ -83,7 +85,13 @@ describe("local API", () => {
       logger: log,
       now: () => now,
     });
-    server = await serveLocalApi({ socket, source, getPodStatus: (uid) => statuses.get(uid), logger: log });
+    server = await serveLocalApi({
+      socket,
+      source,
+      getPodStatus: (uid) => statuses.get(uid),
+      getEvents: (uid) => events.get(uid) ?? [],
+      logger: log,
+    });
   }
 
   /** The updates PodConfig has queued, as op and pod names. */
@@ -100,6 +108,7 @@ describe("local API", () => {
     socket = join(dir, "run", "kubelet.sock");
     now = new Date("2024-05-06T07:08:09Z");
     statuses.clear();
+    events.clear();
     await start();
   });
   afterEach(async () => {
@@ -240,6 +249,91 @@ describe("local API", () => {
       (await call(socket, "PUT", "/api/v1/namespaces/default/pods/other", podBody("web"))).code,
       400,
     );
+  });
+
+  it("serves the events recorded about each pod as an EventList, picked by field selector", async () => {
+    const { body: web } = await call(socket, "POST", "/api/v1/namespaces/default/pods", podBody("web"));
+    const { body: dns } = await call(socket, "POST", "/api/v1/namespaces/kube-system/pods", podBody("dns"));
+    const at = (s: string) => new Date(`2024-05-06T07:08:${s}Z`);
+    const recorded = (reason: string, fieldPath: string, first: string, count = 1): RecordedEvent => ({
+      type: reason === "BackOff" ? "Warning" : "Normal",
+      reason,
+      message: `${reason} container app`,
+      fieldPath,
+      count,
+      firstTimestamp: at(first),
+      lastTimestamp: at(count > 1 ? "30" : first),
+    });
+    events.set(web.metadata.uid, [
+      recorded("Created", "spec.containers{app}", "10"),
+      recorded("Started", "spec.containers{app}", "10"),
+      recorded("BackOff", "spec.containers{app}", "12", 3),
+    ]);
+    events.set(dns.metadata.uid, [recorded("Pulling", "spec.containers{app}", "11")]);
+
+    const all = await call(socket, "GET", "/api/v1/events");
+    assert.equal(all.code, 200);
+    assert.equal(all.body.kind, "EventList");
+    assert.deepEqual(
+      all.body.items.map(
+        (e: { metadata: { namespace: string }; reason: string }) => `${e.metadata.namespace}/${e.reason}`,
+      ),
+      ["default/Created", "default/Started", "default/BackOff", "kube-system/Pulling"],
+    );
+
+    const path = `/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent(
+      `involvedObject.name=web,involvedObject.namespace=default,involvedObject.uid=${web.metadata.uid}`,
+    )}`;
+    const forWeb = await call(socket, "GET", path);
+    assert.equal(forWeb.body.items.length, 3);
+    const backOff = forWeb.body.items[2];
+    assert.match(backOff.metadata.name, /^web\.[0-9a-f]+$/);
+    assert.deepEqual(
+      { ...backOff, metadata: { ...backOff.metadata, name: "web.x" } },
+      {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { name: "web.x", namespace: "default", creationTimestamp: "2024-05-06T07:08:12Z" },
+        involvedObject: {
+          apiVersion: "v1",
+          kind: "Pod",
+          name: "web",
+          namespace: "default",
+          uid: web.metadata.uid,
+          fieldPath: "spec.containers{app}",
+        },
+        type: "Warning",
+        reason: "BackOff",
+        message: "BackOff container app",
+        source: { component: "kubelet", host: nodeName },
+        firstTimestamp: "2024-05-06T07:08:12Z",
+        lastTimestamp: "2024-05-06T07:08:30Z",
+        count: 3,
+        reportingComponent: "kubelet",
+        reportingInstance: nodeName,
+      },
+    );
+    assert.equal(
+      new Set(forWeb.body.items.map((e: { metadata: { name: string } }) => e.metadata.name)).size,
+      3,
+      "names are unique even within one second",
+    );
+
+    const notStarted = await call(
+      socket,
+      "GET",
+      `/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent("reason!=Started,type==Normal")}`,
+    );
+    assert.deepEqual(
+      notStarted.body.items.map((e: { reason: string }) => e.reason),
+      ["Created"],
+    );
+    assert.deepEqual((await call(socket, "GET", "/api/v1/namespaces/prod/events")).body.items, []);
+
+    const badField = await call(socket, "GET", "/api/v1/events?fieldSelector=spec.nodeName%3Dx");
+    assert.equal(badField.code, 400);
+    assert.equal(badField.body.message, "field label not supported: spec.nodeName");
+    assert.equal((await call(socket, "POST", "/api/v1/namespaces/default/events", {})).code, 405);
   });
 
   it("takes YAML bodies and creates or replaces by name with PUT, keeping the UID", async () => {

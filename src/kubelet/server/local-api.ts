@@ -1,19 +1,22 @@
 // berth's local API: the pods part of the Kubernetes REST API, served on a unix socket by the kubelet of a
 // node without an API server. Requests and answers are the API server's: Pod and PodList objects, Status
 // objects for errors with the same codes and reasons (404 NotFound, 409 AlreadyExists or Conflict, 422
-// Invalid with field causes, 400 BadRequest). Node's http module is enough for five routes.
+// Invalid with field causes, 400 BadRequest). Node's http module is enough for these routes.
 //   GET    /api/v1/pods
 //   GET    /api/v1/namespaces/{ns}/pods               POST (create)   PUT (create or replace by name)
 //   GET    /api/v1/namespaces/{ns}/pods/{name}        PUT (create or replace)   DELETE (graceful)
+//   GET    /api/v1/events, /api/v1/namespaces/{ns}/events   the kubelet's events about the pods, as an
+//          EventList; ?fieldSelector=involvedObject.name=web,... picks them as the API server does
 import { chmod, lstat, mkdir, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect } from "node:net";
 import { dirname } from "node:path";
-import type { Pod, PodStatus } from "kubernetes-types/core/v1.js";
+import type { Event, Pod, PodStatus } from "kubernetes-types/core/v1.js";
 import { parseDocument } from "yaml";
 import { failedPrecondition, kindOf, messageOf } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
 import { type ApiSource, InvalidPodError } from "../config/api-source.js";
+import type { RecordedEvent } from "../events/event-recorder.js";
 
 export const DefaultLocalApiSocket = "/run/berth/kubelet.sock";
 
@@ -26,6 +29,8 @@ export interface LocalApiOptions {
   source: ApiSource;
   /** The kubelet's view of a pod's status (its status manager); the stored status otherwise. */
   getPodStatus?: (uid: string) => PodStatus | undefined;
+  /** The events recorded about a pod (the kubelet's EventRecorder.eventsFor); none unless given. */
+  getEvents?: (uid: string) => readonly RecordedEvent[];
   logger: Logger;
 }
 
@@ -88,25 +93,99 @@ function statusOf(err: unknown, name: string | undefined): Status {
 }
 
 interface Route {
+  resource: "pods" | "events";
   namespace?: string;
   name?: string;
-  /** /api/v1/pods: every namespace. */
+  /** /api/v1/pods or /api/v1/events: every namespace. */
   all: boolean;
 }
 
 function route(pathname: string): Route | undefined {
-  if (pathname === "/api/v1/pods") return { all: true };
-  const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?\/?$/.exec(pathname);
+  if (pathname === "/api/v1/pods") return { resource: "pods", all: true };
+  if (pathname === "/api/v1/events") return { resource: "events", all: true };
+  const m = /^\/api\/v1\/namespaces\/([^/]+)\/(?:(events)|pods(?:\/([^/]+))?)\/?$/.exec(pathname);
   if (!m) return undefined;
   try {
     return {
+      resource: m[2] ? "events" : "pods",
       all: false,
       namespace: decodeURIComponent(m[1] as string),
-      name: m[2] && decodeURIComponent(m[2]),
+      name: m[3] && decodeURIComponent(m[3]),
     };
   } catch {
     return undefined; // a malformed escape names nothing here
   }
+}
+
+/** The fields of an Event a field selector may test (the API server's event field labels). */
+const eventFields: Record<string, (e: Event) => string | undefined> = {
+  "metadata.name": (e) => e.metadata.name,
+  "metadata.namespace": (e) => e.metadata.namespace,
+  "involvedObject.kind": (e) => e.involvedObject.kind,
+  "involvedObject.namespace": (e) => e.involvedObject.namespace,
+  "involvedObject.name": (e) => e.involvedObject.name,
+  "involvedObject.uid": (e) => e.involvedObject.uid,
+  "involvedObject.apiVersion": (e) => e.involvedObject.apiVersion,
+  "involvedObject.resourceVersion": (e) => e.involvedObject.resourceVersion,
+  "involvedObject.fieldPath": (e) => e.involvedObject.fieldPath,
+  reason: (e) => e.reason,
+  reportingComponent: (e) => e.reportingComponent,
+  source: (e) => e.source?.component,
+  type: (e) => e.type,
+};
+
+/** A field selector ("a=b,c!=d"; "==" is "=") as a predicate; unknown fields are refused as the API server does. */
+function eventSelector(selector: string | null): (e: Event) => boolean {
+  const terms = (selector ?? "")
+    .split(",")
+    .filter((t) => t.trim() !== "")
+    .map((term) => {
+      const m = /^([^=!]+)(==|=|!=)(.*)$/.exec(term.trim());
+      if (!m) throw failure(400, "BadRequest", `invalid field selector: ${JSON.stringify(term)}`);
+      const field = eventFields[m[1] as string];
+      if (!field) throw failure(400, "BadRequest", `field label not supported: ${m[1]}`);
+      const want = m[3] as string;
+      const equal = m[2] !== "!=";
+      return (e: Event) => ((field(e) ?? "") === want) === equal;
+    });
+  return (e) => terms.every((t) => t(e));
+}
+
+/** metav1.Time: RFC 3339 in seconds. */
+const apiTime = (d: Date) => `${d.toISOString().slice(0, 19)}Z`;
+
+/** A recorded event as the v1.Event the kubelet would have posted about the pod. */
+function podEvent(pod: Pod, e: RecordedEvent, index: number): Event {
+  const meta = pod.metadata ?? {};
+  const host = pod.spec?.nodeName;
+  // client-go names an event <object>.<unix nanoseconds in hex>; the index keeps two of one millisecond apart.
+  const suffix = (BigInt(e.firstTimestamp.getTime()) * 1_000_000n + BigInt(index)).toString(16);
+  return {
+    apiVersion: "v1",
+    kind: "Event",
+    metadata: {
+      name: `${meta.name}.${suffix}`,
+      namespace: meta.namespace,
+      creationTimestamp: apiTime(e.firstTimestamp),
+    },
+    involvedObject: {
+      apiVersion: "v1",
+      kind: "Pod",
+      name: meta.name,
+      namespace: meta.namespace,
+      uid: meta.uid,
+      ...(e.fieldPath ? { fieldPath: e.fieldPath } : {}),
+    },
+    type: e.type,
+    reason: e.reason,
+    message: e.message,
+    source: { component: "kubelet", ...(host ? { host } : {}) },
+    firstTimestamp: apiTime(e.firstTimestamp),
+    lastTimestamp: apiTime(e.lastTimestamp),
+    count: e.count,
+    reportingComponent: "kubelet",
+    reportingInstance: host ?? "",
+  };
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
@@ -170,6 +249,16 @@ export async function serveLocalApi(opts: LocalApiOptions): Promise<LocalApiServ
       metadata: { resourceVersion: source.listResourceVersion() },
       items: pods.map(withStatus),
     });
+    if (r.resource === "events") {
+      if (method !== "GET") throw methodNotAllowed(method);
+      const selected = eventSelector(url.searchParams.get("fieldSelector"));
+      const pods = r.all ? source.list() : source.list(r.namespace);
+      const events = pods.flatMap((pod) =>
+        (opts.getEvents?.(pod.metadata?.uid ?? "") ?? []).map((e, i) => podEvent(pod, e, i)),
+      );
+      const items = events.filter(selected);
+      return { code: 200, body: { kind: "EventList", apiVersion: "v1", metadata: {}, items } };
+    }
     if (r.all) {
       if (method !== "GET") throw methodNotAllowed(method);
       return { code: 200, body: list(source.list()) };
