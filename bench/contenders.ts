@@ -17,6 +17,8 @@ export interface Contender {
   readonly name: "berth" | "containerd";
   /** The daemon's own process. */
   readonly pid: number;
+  /** Its CRI socket, unix://<path>, for a kubelet to use. */
+  readonly endpoint: string;
   readonly images: ImageServiceClient;
   readonly runtime: RuntimeServiceClient;
   /** The per-container monitors it runs now: containerd's shims, berth's conmons. */
@@ -106,6 +108,7 @@ function contender(
   return {
     name,
     pid,
+    endpoint,
     images,
     runtime,
     monitorPids,

@@ -4,7 +4,7 @@
 // Content comes from an AES-CTR keystream with a fixed key, so every build is byte-identical
 // and the binaries do not compress, as real ones barely do.
 import { createCipheriv } from "node:crypto";
-import type { ImageSpec, LayerEntry } from "../src/testenv/images.js";
+import type { ImageSpec, LayerEntry } from "../src/local-images/oci-image-builder.js";
 
 /** A deterministic stream of pseudo-random bytes. */
 class Keystream {

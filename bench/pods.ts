@@ -23,27 +23,33 @@
 // Whatever a failed or interrupted run started is removed: pods through the CRI, then anything
 // left under a runtime's dirs or in the benchmark's cgroups, by force.
 import { randomUUID } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from "node:fs/promises";
-import { cpus, totalmem } from "node:os";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import pLimit from "p-limit";
 import {
-  type ContainerConfigSchema,
   ContainerState,
   NamespaceMode,
-  type PodSandboxConfigSchema,
   PodSandboxState,
   SecurityProfile_ProfileType,
 } from "../src/cri/gen/runtime/v1/api_pb.js";
 import { messageOf } from "../src/lib/errdefs.js";
-import { cgroupHierarchies, cgroupProcs, subdirs } from "../src/testenv/containerd/cgroups.js";
 import { startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { type Contender, startBerth, startReferenceContainerd } from "./contenders.js";
-import { killAndWait, type Memory, memoryOf } from "./proc.js";
+import {
+  type ContainerConfig,
+  type CriPod,
+  createCgroup,
+  forAll,
+  removeCgroup,
+  removeCgroupTree,
+  removePod,
+  runPod,
+  type SandboxConfig,
+} from "./cri-pod.js";
+import { type Memory, memoryOf } from "./proc.js";
+import { Cleanups, machine, positiveFlag, progress } from "./run.js";
 import { mountScratchFs } from "./scratch-fs.js";
 import { ratio, type Summary, summarize, table } from "./stats.js";
 
@@ -55,13 +61,8 @@ const { values: args } = parseArgs({
     "node-args": { type: "string", default: "" },
   },
 });
-const positive = (flag: string, value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: want a positive integer, got ${value}`);
-  return n;
-};
-const rounds = positive("rounds", args.rounds);
-const sequentialPods = positive("pods", args.pods);
+const rounds = positiveFlag("rounds", args.rounds);
+const sequentialPods = positiveFlag("pods", args.pods);
 const concurrentPods = 16;
 const concurrency = 4;
 const loadPods = 30;
@@ -110,11 +111,8 @@ interface PodSpec {
   logDirectory: string;
 }
 
-/** A pod as far as it got: a failed start leaves what teardown must still remove. */
-interface Pod {
+interface Pod extends CriPod {
   spec: PodSpec;
-  sandboxId?: string;
-  containerId?: string;
 }
 
 interface MemorySample {
@@ -146,24 +144,7 @@ interface Entry {
   error?: string;
 }
 
-const progress = (line: string) => process.stderr.write(`${line}\n`);
-const cleanups: (() => Promise<void>)[] = [];
-let cleaning: Promise<void> | undefined;
-/** Runs the cleanups once, newest first; a second caller waits for the first to finish. */
-const cleanup = () => {
-  cleaning ??= (async () => {
-    for (const c of cleanups.reverse()) await c().catch((err) => progress(`cleanup: ${messageOf(err)}`));
-  })();
-  return cleaning;
-};
-/** Set on ^C: the run stops where it is and the cleanups alone remove what it made. */
-let interrupted = false;
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    interrupted = true;
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const cleanups = new Cleanups();
 
 const cgroupTop = `/berth-bench-${process.pid}`;
 let logsDir = "";
@@ -223,11 +204,11 @@ try {
     }
   }
 
-  if (interrupted) throw new Error("interrupted");
+  cleanups.check();
   const report = buildReport(entries, reg.busybox.ref);
   process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
 } finally {
-  await cleanup();
+  await cleanups.run();
 }
 
 function emptySamples(): Samples {
@@ -244,7 +225,7 @@ async function phase(e: Entry, what: string, run: () => Promise<void>): Promise<
   try {
     await run();
   } catch (err) {
-    if (interrupted) throw err;
+    if (cleanups.interrupted) throw err;
     e.error = `${what}: ${messageOf(err)}`;
     errors[e.contender.name] = e.error;
     progress(`${e.contender.name}: ${e.error}`);
@@ -354,7 +335,7 @@ async function newPodSpec(e: Entry): Promise<PodSpec> {
 }
 
 /** What the kubelet's generatePodSandboxConfig makes of a BestEffort pod with one container. */
-function sandboxConfig(spec: PodSpec): MessageInitShape<typeof PodSandboxConfigSchema> {
+function sandboxConfig(spec: PodSpec): SandboxConfig {
   return {
     metadata: { name: spec.name, namespace: "bench", uid: spec.uid, attempt: 0 },
     hostname: spec.name,
@@ -379,7 +360,7 @@ function sandboxConfig(spec: PodSpec): MessageInitShape<typeof PodSandboxConfigS
   };
 }
 
-function containerConfig(spec: PodSpec, image: string): MessageInitShape<typeof ContainerConfigSchema> {
+function containerConfig(spec: PodSpec, image: string): ContainerConfig {
   return {
     metadata: { name: "sleep", attempt: 0 },
     image: { image },
@@ -411,119 +392,26 @@ function containerConfig(spec: PodSpec, image: string): MessageInitShape<typeof 
 
 /** RunPodSandbox, CreateContainer, StartContainer: the pod counts as live from its sandbox on. */
 async function startPod(e: Entry, spec: PodSpec): Promise<Pod> {
-  if (interrupted) throw new Error("interrupted");
-  const { runtime } = e.contender;
+  cleanups.check();
   const pod: Pod = { spec };
   e.live.add(pod);
-  const config = sandboxConfig(spec);
-  pod.sandboxId = (await runtime.runPodSandbox({ config })).podSandboxId;
-  pod.containerId = (
-    await runtime.createContainer({
-      podSandboxId: pod.sandboxId,
-      config: containerConfig(spec, e.busyboxRef),
-      sandboxConfig: config,
-    })
-  ).containerId;
-  await runtime.startContainer({ containerId: pod.containerId });
+  await runPod(e.contender.runtime, pod, sandboxConfig(spec), containerConfig(spec, e.busyboxRef));
   return pod;
 }
 
 /**
- * The kubelet's order: killPod stops the containers (grace period 0 here) and then the
- * sandbox; its GC removes the containers and then the sandbox. Returns the time of those
- * calls; the pod cgroup and log directory go after, as the kubelet removes them later.
+ * Returns the time of the kubelet's teardown calls; the pod cgroup and log directory go after,
+ * as the kubelet removes them later.
  */
 async function teardownPod(e: Entry, pod: Pod): Promise<number> {
-  if (interrupted) throw new Error("interrupted");
-  const { runtime } = e.contender;
-  const { containerId, sandboxId } = pod;
+  cleanups.check();
   const t0 = performance.now();
-  if (containerId) await runtime.stopContainer({ containerId, timeout: 0n });
-  if (sandboxId) await runtime.stopPodSandbox({ podSandboxId: sandboxId });
-  if (containerId) await runtime.removeContainer({ containerId });
-  if (sandboxId) await runtime.removePodSandbox({ podSandboxId: sandboxId });
+  await removePod(e.contender.runtime, pod);
   const ms = performance.now() - t0;
   e.live.delete(pod);
   await removeCgroup(pod.spec.cgroupParent);
   await rm(pod.spec.logDirectory, { recursive: true, force: true });
   return ms;
-}
-
-/** Runs fn on every item, `limit` at a time; waits for all before throwing the first error. */
-async function forAll<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const run = pLimit(limit);
-  const settled = await Promise.allSettled(items.map((item) => run(() => fn(item))));
-  const failed = settled.find((s) => s.status === "rejected");
-  if (failed) throw failed.reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
-}
-
-// Pod cgroups, made in every hierarchy before the pod as the kubelet's pod container
-// manager makes them, and removed after it.
-
-async function createCgroup(path: string): Promise<void> {
-  for (const { mount } of cgroupHierarchies()) {
-    let dir = mount;
-    for (const part of path.split("/").filter(Boolean)) {
-      const parent = dir;
-      dir = join(dir, part);
-      const made = await mkdir(dir).then(
-        () => true,
-        (err: NodeJS.ErrnoException) => {
-          if (err.code !== "EEXIST") throw err;
-          return false;
-        },
-      );
-      if (made) await inheritCpuset(parent, dir);
-    }
-  }
-}
-
-/** A new cgroup v1 cpuset has no CPUs and no memory nodes, and takes no process until given some. */
-async function inheritCpuset(parent: string, dir: string): Promise<void> {
-  for (const file of ["cpuset.cpus", "cpuset.mems"]) {
-    const value = await readFile(join(parent, file), "utf8").catch(() => undefined);
-    if (value !== undefined) await writeFile(join(dir, file), value);
-  }
-}
-
-/** Removes an emptied pod cgroup; a monitor may take a moment to exit after its container. */
-async function removeCgroup(path: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  for (const { mount } of cgroupHierarchies()) {
-    const dir = join(mount, path);
-    for (;;) {
-      const err = await rmdir(dir).then(
-        () => undefined,
-        (e: NodeJS.ErrnoException) => e,
-      );
-      if (!err || err.code === "ENOENT") break;
-      if (err.code !== "EBUSY" || Date.now() > deadline) {
-        throw new Error(`failed to remove pod cgroup "${dir}": ${err.message}`);
-      }
-      await sleep(50);
-    }
-  }
-}
-
-/** Kills whatever still runs in the benchmark's cgroups, then removes them, deepest first. */
-async function removeCgroupTree(top: string): Promise<void> {
-  const dirs = cgroupHierarchies().flatMap(({ mount }) => {
-    const dir = join(mount, top);
-    return [dir, ...subdirs(dir)];
-  });
-  const pids = [...new Set(dirs.flatMap(cgroupProcs))];
-  const survivors = await killAndWait(pids);
-  for (const dir of dirs.sort((a, b) => b.length - a.length)) {
-    await rmdir(dir).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== "ENOENT") throw err;
-    });
-  }
-  if (pids.length > 0) {
-    throw new Error(
-      `processes ${pids.join(", ")} still ran in ${top}${survivors.length ? "; some survive" : ""}`,
-    );
-  }
 }
 
 function buildReport(entries: Entry[], image: string) {
@@ -553,12 +441,7 @@ function buildReport(entries: Entry[], image: string) {
   );
   return {
     date: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model,
-      memoryBytes: totalmem(),
-      node: process.version,
-    },
+    machine: machine(),
     rounds,
     pods: { sequential: sequentialPods, concurrent: concurrentPods, concurrency, load: loadPods },
     callIterations,

@@ -16,13 +16,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs, promisify } from "node:util";
-import {
-  buildImageBlobs,
-  buildTestImages,
-  defaultImagesDir,
-  repoRoot,
-  writeImage,
-} from "../src/testenv/images.js";
+import { buildImageBlobs, writeImage } from "../src/local-images/oci-image-builder.js";
+import { buildTestImages, defaultImagesDir, repoRoot } from "../src/testenv/images.js";
 import { startRegistry } from "../src/testenv/registry.js";
 import { type Contender, startBerth, startReferenceContainerd } from "./contenders.js";
 import { largeImageSpec } from "./large-image.js";

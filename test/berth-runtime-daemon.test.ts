@@ -100,7 +100,10 @@ test("info: network not ready while the CNI config names a plugin that is not in
   const network = info.status.conditions.find((c: { type: string }) => c.type === "NetworkReady");
   assert.equal(network.status, false);
   assert.equal(network.reason, "NetworkPluginNotReady");
-  assert.match(network.message, /^Network plugin returns error: cni plugin not initialized: .*no-such-cni-plugin/);
+  assert.match(
+    network.message,
+    /^Network plugin returns error: cni plugin not initialized: .*no-such-cni-plugin/,
+  );
 });
 
 test("start-up: private root, 0660 socket, metadata database, one 'started' line with versions and paths", async () => {

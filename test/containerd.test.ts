@@ -10,10 +10,11 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
 import { type CriConnection, dialCri } from "../src/cri/transport.js";
+import type { BuiltImage } from "../src/local-images/oci-image-builder.js";
 import { cleanupStale } from "../src/testenv/containerd/cleanup.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
 import { injectCtrFlags } from "../src/testenv/containerd/ctr.js";
-import { type BuiltImage, buildTestImages, defaultImagesDir } from "../src/testenv/images.js";
+import { buildTestImages, defaultImagesDir } from "../src/testenv/images.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 
 /** Processes whose command line mentions `text`. */

@@ -15,10 +15,11 @@ import { newBerthImagesClient } from "../src/cri/remote-berth-images.js";
 import { type ImageServiceClient, newRemoteImageService } from "../src/cri/remote-image.js";
 import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import { kindOf } from "../src/lib/errdefs.js";
+import { buildTar, sha256 } from "../src/local-images/oci-image-builder.js";
 import { chainIds } from "../src/runtime/images/oci.js";
 import { type BerthRuntime, startBerthRuntime } from "../src/testenv/berth-runtime.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
-import { buildMultiPlatformImage, buildTar, sha256 } from "../src/testenv/images.js";
+import { buildMultiPlatformImage } from "../src/testenv/images.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { berth, berthOk } from "./support/berth-cli.js";
 

@@ -13,16 +13,12 @@ import { newRemoteImageService } from "../src/cri/remote-image.js";
 import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import { kindOf, messageOf } from "../src/lib/errdefs.js";
 import { mountAll, unmountAll } from "../src/lib/mount/mount.js";
+import type { BuiltImage } from "../src/local-images/oci-image-builder.js";
 import { MetadataDb } from "../src/runtime/core/metadata/db.js";
 import { OverlaySnapshotter } from "../src/runtime/snapshots/overlay/overlay.js";
 import { type BerthRuntime, startBerthRuntime } from "../src/testenv/berth-runtime.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
-import {
-  type BuiltImage,
-  type BuiltIndex,
-  buildLayeredImage,
-  buildMultiPlatformImage,
-} from "../src/testenv/images.js";
+import { type BuiltIndex, buildLayeredImage, buildMultiPlatformImage } from "../src/testenv/images.js";
 import {
   freePort,
   type Registry,

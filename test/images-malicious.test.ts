@@ -8,15 +8,15 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { buildLayer, type LayerEntry } from "../src/runtime/archive/layer-builder.js";
-import { type BerthRuntime, startBerthRuntime } from "../src/testenv/berth-runtime.js";
 import {
   canonicalJson,
   MEDIA_TYPE_CONFIG,
   MEDIA_TYPE_LAYER_GZIP,
   MEDIA_TYPE_MANIFEST,
   sha256,
-} from "../src/testenv/images.js";
+} from "../src/local-images/oci-image-builder.js";
+import { buildLayer, type LayerEntry } from "../src/runtime/archive/layer-builder.js";
+import { type BerthRuntime, startBerthRuntime } from "../src/testenv/berth-runtime.js";
 import { type Registry, startRegistry } from "../src/testenv/registry.js";
 import { berth } from "./support/berth-cli.js";
 

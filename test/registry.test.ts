@@ -8,7 +8,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
-import { buildTestImages, MEDIA_TYPE_MANIFEST, sha256 } from "../src/testenv/images.js";
+import { MEDIA_TYPE_MANIFEST, sha256 } from "../src/local-images/oci-image-builder.js";
+import { buildTestImages } from "../src/testenv/images.js";
 import {
   freePort,
   type Registry,

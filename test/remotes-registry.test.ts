@@ -10,18 +10,13 @@ import type { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { kindOf, messageOf } from "../src/lib/errdefs.js";
+import { MEDIA_TYPE_CONFIG, sha256 } from "../src/local-images/oci-image-builder.js";
 import { selectManifest } from "../src/runtime/images/handlers.js";
 import { MediaTypes } from "../src/runtime/images/media-types.js";
 import { parseIndex } from "../src/runtime/images/oci.js";
 import { defaultMatcher } from "../src/runtime/images/platforms.js";
 import { newResolver, type Resolver } from "../src/runtime/remotes/resolver.js";
-import {
-  type BuiltIndex,
-  buildMultiPlatformImage,
-  LINUX_ARM64_V8,
-  MEDIA_TYPE_CONFIG,
-  sha256,
-} from "../src/testenv/images.js";
+import { type BuiltIndex, buildMultiPlatformImage, LINUX_ARM64_V8 } from "../src/testenv/images.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { captureLog } from "./support/capture-log.js";
 import { rejection } from "./support/resolver.js";

@@ -24,11 +24,12 @@ import { type ImageServiceClient, newRemoteImageService } from "../src/cri/remot
 import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
 import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import { kindOf } from "../src/lib/errdefs.js";
+import { busyboxSpec } from "../src/local-images/host-images.js";
+import { buildImageBlobs, writeImage } from "../src/local-images/oci-image-builder.js";
 import { type BerthRuntime, berthLeftovers, startBerthRuntime } from "../src/testenv/berth-runtime.js";
 import { existingCgroups } from "../src/testenv/cgroups.js";
 import { subdirs } from "../src/testenv/containerd/cgroups.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
-import { buildImageBlobs, busyboxSpec, writeImage } from "../src/testenv/images.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 
 type RuntimeName = "containerd" | "berth";

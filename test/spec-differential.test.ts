@@ -27,6 +27,7 @@ import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import { kindOf, messageOf } from "../src/lib/errdefs.js";
 import { newLogger } from "../src/lib/log.js";
 import { isMountPoint, mountAll, unmountAll } from "../src/lib/mount/mount.js";
+import type { BuiltImage } from "../src/local-images/oci-image-builder.js";
 import type { Spec } from "../src/runc/oci-spec.js";
 import { applyLayer } from "../src/runtime/archive/apply.js";
 import { decompressStream } from "../src/runtime/archive/decompress.js";
@@ -39,7 +40,7 @@ import {
 import { sandboxSpec } from "../src/runtime/cri/sandbox-spec.js";
 import type { ImageConfig } from "../src/runtime/images/oci.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
-import { type BuiltImage, buildLayeredImage } from "../src/testenv/images.js";
+import { buildLayeredImage } from "../src/testenv/images.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 
 // The plain-object forms of the configs (not the decoded messages), which spread.

@@ -315,7 +315,14 @@ export class Kubelet {
       case "DELETE":
         // HandlePodUpdates: a graceful delete is an update with a deletionTimestamp.
         for (const pod of u.pods) {
-          this.pods.set(pod.metadata?.uid ?? "", pod);
+          const uid = pod.metadata?.uid ?? "";
+          this.pods.set(uid, pod);
+          // A pod that finished before it was deleted has nothing left to terminate: the
+          // deletion completes now (the worker would never run syncTerminatedPod again).
+          if (pod.metadata?.deletionTimestamp && this.podWorkers.knownPods().get(uid) === "finished") {
+            void this.apiSource?.podTerminated(uid);
+            continue;
+          }
           this.podWorkers.updatePod({ updateType: "update", pod });
         }
         break;

@@ -10,13 +10,13 @@ import {
   ANNOTATION_REF_NAME,
   type BuiltImage,
   buildTar,
-  buildTestImages,
   MEDIA_TYPE_CONFIG,
   MEDIA_TYPE_INDEX,
   MEDIA_TYPE_LAYER_GZIP,
   MEDIA_TYPE_MANIFEST,
   sha256,
-} from "./images.js";
+} from "../local-images/oci-image-builder.js";
+import { buildTestImages } from "./images.js";
 
 interface TarEntry {
   name: string;

@@ -20,13 +20,11 @@ import { Agent, fetch as undiciFetch } from "undici";
 import { stringify as toYaml } from "yaml";
 import {
   type BuiltImage,
-  type BuiltIndex,
-  buildTestImages,
-  defaultImagesDir,
   MEDIA_TYPE_INDEX,
   MEDIA_TYPE_MANIFEST,
   sha256,
-} from "./images.js";
+} from "../local-images/oci-image-builder.js";
+import { type BuiltIndex, buildTestImages, defaultImagesDir } from "./images.js";
 import { makeSelfSignedCert, type SelfSignedCert } from "./self-signed-cert.js";
 import type { RegistryTokenAuth } from "./token-server.js";
 
