@@ -79,6 +79,9 @@ export function register(program: Command): void {
             try {
               cli.print(await applyPod(client, toPod(item), item.source, opts.namespace));
             } catch (err) {
+              // What the API or the checks refused is reported with the rest; a kubelet that
+              // cannot be reached ends the command.
+              if (!(err instanceof ApiError) && kindOf(err) !== "InvalidArgument") throw err;
               fail(err);
             }
           }

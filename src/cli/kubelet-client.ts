@@ -35,20 +35,30 @@ export interface ApiStatus {
   };
 }
 
-/** The error kinds of the API's HTTP codes. */
-function kindOfCode(code: number): ErrorKind {
-  if (code === 404) return "NotFound";
-  if (code === 409) return "AlreadyExists";
-  if (code === 400 || code === 422) return "InvalidArgument";
-  if (code === 403) return "PermissionDenied";
-  if (code === 503) return "Unavailable";
-  return "Unknown";
+/** The error kind of an answer: by its reason, else by its HTTP code (the server's mapping in reverse). */
+function kindOfStatus(s: ApiStatus): ErrorKind {
+  if (s.reason === "Conflict") return "FailedPrecondition";
+  switch (s.code) {
+    case 400:
+    case 422:
+      return "InvalidArgument";
+    case 403:
+      return "PermissionDenied";
+    case 404:
+      return "NotFound";
+    case 409:
+      return "AlreadyExists";
+    case 503:
+      return "Unavailable";
+    default:
+      return "Unknown";
+  }
 }
 
 /** An error answer of the local API, with the Status it came with. */
 export class ApiError extends BerthError {
   constructor(readonly status: ApiStatus) {
-    super(kindOfCode(status.code ?? 500), standardErrorMessage(status));
+    super(kindOfStatus(status), standardErrorMessage(status));
   }
 
   /** The error as kubectl reports it about a file it was applying (cmdutil.AddSourceToErr). */
