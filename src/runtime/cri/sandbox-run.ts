@@ -69,36 +69,43 @@ export async function runPodSandbox(
       throw wrap(err, `failed to get sandbox image "${c.config.sandboxImage}"`);
     });
     const hostNetwork = config.linux?.securityContext?.namespaceOptions?.network === NamespaceMode.NODE;
-    let netnsPath = "";
-    if (!hostNetwork) {
-      netnsPath = await newNetNS(c.netnsDir).catch((err) => {
+    const createNetwork = async (): Promise<string> => {
+      if (hostNetwork) return "";
+      const path = await newNetNS(c.netnsDir).catch((err) => {
         throw wrap(err, "failed to create network namespace for sandbox");
       });
-      undo.push("remove netns", () => removeNetNS(netnsPath));
+      undo.push("remove netns", () => removeNetNS(path));
       const cniOpts = {
         labels: toCniLabels(id, metadata),
         capabilityArgs: capabilityArgs(config.portMappings, config.dnsConfig),
       };
-      undo.push("teardown pod network", () => c.cni.remove(id, netnsPath, cniOpts));
+      undo.push("teardown pod network", () => c.cni.remove(id, path, cniOpts));
       // The plugins need only the namespace: they run while the infra container is made,
       // which containerd does one after the other. The undo waits for them first.
-      network = c.cni.setup(id, netnsPath, cniOpts);
+      network = c.cni.setup(id, path, cniOpts);
       network.catch(() => {});
-    }
-
-    const rootDir = c.sandboxRootDir(id);
-    const stateDir = c.sandboxStateDir(id);
-    await mkdir(rootDir, { recursive: true, mode: 0o755 });
-    undo.push("remove sandbox root dir", () => rm(rootDir, { recursive: true, force: true }));
-    await mkdir(stateDir, { recursive: true, mode: 0o755 });
-    undo.push("remove sandbox state dir", () => rm(stateDir, { recursive: true, force: true }));
-    const files = await setupSandboxFiles(id, config, { rootDir, stateDir });
-    undo.push("unmount sandbox files", () => unmountSandboxFiles(files));
-
-    await c.snapshotter.prepare(CriNamespace, id, image.chainId);
-    undo.push("remove snapshot", () => c.snapshotter.remove(CriNamespace, id));
+      return path;
+    };
+    const createFiles = async () => {
+      const rootDir = c.sandboxRootDir(id);
+      const stateDir = c.sandboxStateDir(id);
+      await mkdir(rootDir, { recursive: true, mode: 0o755 });
+      undo.push("remove sandbox root dir", () => rm(rootDir, { recursive: true, force: true }));
+      await mkdir(stateDir, { recursive: true, mode: 0o755 });
+      undo.push("remove sandbox state dir", () => rm(stateDir, { recursive: true, force: true }));
+      const made = await setupSandboxFiles(id, config, { rootDir, stateDir });
+      undo.push("unmount sandbox files", () => unmountSandboxFiles(made));
+      return made;
+    };
     const rootfs = { id, snapshotter: c.config.snapshotter, snapshotKey: id };
-    undo.push("unmount rootfs", () => c.tasks.delete(CriNamespace, id));
+    const createRootfs = async () => {
+      await c.snapshotter.prepare(CriNamespace, id, image.chainId);
+      undo.push("remove snapshot", () => c.snapshotter.remove(CriNamespace, id));
+      undo.push("unmount rootfs", () => c.tasks.delete(CriNamespace, id));
+      await c.tasks.mountRootfs(CriNamespace, rootfs);
+    };
+    // The namespace, the pod's files and the rootfs do not depend on each other.
+    const [netnsPath, files] = await settleAll([createNetwork(), createFiles(), createRootfs()] as const);
     const cgroupParent = config.linux?.cgroupParent ?? "";
     const cgroupsPath = cgroupParent ? join(cgroupParent, id) : "";
     const spec = await sandboxSpec({
@@ -161,6 +168,14 @@ export async function runPodSandbox(
     await undo.run();
     throw wrap(err, `failed to run pod sandbox "${name}"`);
   }
+}
+
+/** Waits for every step, so that each has pushed its undo, then fails with the first failure. */
+async function settleAll<T extends readonly unknown[]>(steps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(steps);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** containerd's makeSandboxName. */
