@@ -91,9 +91,12 @@ export class EventRecorder {
     else this.log.info(line, e.message);
   }
 
-  /** A RecordEvent bound to a pod, for the generators. */
+  /** A RecordEvent bound to a pod, for the generators; events about the node are only logged. */
   forPod(pod: Pod): RecordEvent {
-    return (e) => this.record(pod, e);
+    return (e) => {
+      if (e.object === "Node") this.log.warn({ node: true, type: e.type, reason: e.reason }, e.message);
+      else this.record(pod, e);
+    };
   }
 
   eventsFor(uid: string): readonly RecordedEvent[] {

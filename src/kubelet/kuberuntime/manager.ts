@@ -226,7 +226,7 @@ export class KubeGenericRuntimeManager {
         deps.recorder.record(pod, {
           type: "Warning",
           reason: Reason.BackOffStartContainer,
-          message: "Back-off restarting failed container",
+          message: `Back-off restarting failed container ${container.name} in pod ${formatPod(pod)}`,
           fieldPath: `spec.${kind === "init container" ? "initContainers" : "containers"}{${container.name}}`,
         });
         r.fail(backedOff.reason, backedOff.message);
