@@ -462,7 +462,8 @@ export class Kubelet {
     await this.volumes.tearDownPodVolumes(uid);
     this.volumeInfos.delete(uid);
     if (this.config.cgroupsPerQOS) await this.pcm.destroy(this.pcm.getPodContainerName(pod).name);
-    if (pod.metadata?.deletionTimestamp) await this.apiSource?.podTerminated(uid);
+    // The pod as the sources have it now: a delete may have come while this step waited.
+    if ((this.pods.get(uid) ?? pod).metadata?.deletionTimestamp) await this.apiSource?.podTerminated(uid);
     this.log.info({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}` }, "pod terminated");
   }
 
@@ -472,6 +473,12 @@ export class Kubelet {
     const desired = new Set(this.pods.keys());
     this.podWorkers.syncKnownPods(desired);
     const known = this.podWorkers.knownPods();
+    // A deleted pod whose worker has finished is done with: its deletion completes (the status
+    // manager's canBeDeleted), however the delete and the worker's last step were ordered.
+    for (const [uid, pod] of this.pods) {
+      if (pod.metadata?.deletionTimestamp && known.get(uid) === "finished")
+        await this.apiSource?.podTerminated(uid);
+    }
     for (const runningPod of await podRuntime(this.view).getPods(false)) {
       if (desired.has(runningPod.id) || known.has(runningPod.id)) continue;
       this.log.info(

@@ -73,6 +73,8 @@ export interface BerthKubelet {
   writeStaticPod(file: string, pod: string | Pod): Promise<void>;
   removeStaticPod(file: string): Promise<void>;
   logTail(lines?: number): string;
+  /** SIGTERM and wait for the exit (undefined when not running); dirs and cgroups stay. */
+  terminate(): Promise<KubeletExit | undefined>;
   /** SIGTERM (if running) and start again with the same dirs and flags. */
   restart(): Promise<void>;
   /** SIGKILL and wait: what a crash leaves stays, for restart() to find. */
@@ -250,6 +252,7 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
     },
     removeStaticPod: (file) => rm(join(staticPodDir, file), { force: true }),
     logTail,
+    terminate: async () => (proc ? terminate() : undefined),
     restart: async () => {
       if (proc) await terminate();
       await start();
