@@ -39,6 +39,7 @@ import {
 } from "../src/runtime/cri/sandbox-files.js";
 import { sandboxSpec } from "../src/runtime/cri/sandbox-spec.js";
 import type { ImageConfig } from "../src/runtime/images/oci.js";
+import { removeCgroup } from "../src/testenv/cgroups.js";
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
 import { buildLayeredImage } from "../src/testenv/images.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
@@ -129,6 +130,9 @@ after(async () => {
   conn?.close();
   await ctrd?.stop();
   if (ctrd) assert.deepEqual(await ctrd.leftovers(), []);
+  // The cgroup parents the pods named: containerd makes them and leaves them.
+  await removeCgroup("/berth-spec-diff/podres");
+  await removeCgroup("/berth-spec-diff");
   await reg?.registry.stop();
   if (shared) execFileSync("umount", [shared]);
   if (dir) {
