@@ -2,9 +2,7 @@
 // images, `berth runtime`, and `berth kubelet` as a child process serving its local API on a unix
 // socket; the CLI runs as a user runs it, and the runtime is asked through CRI what really runs.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -15,33 +13,24 @@ import { KubeletClient } from "../src/cli/kubelet-client.js";
 import { ContainerState, PodSandboxState } from "../src/cri/gen/runtime/v1/api_pb.js";
 import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
 import { type CriConnection, dialCri } from "../src/cri/transport.js";
-import {
-  type CgroupfsManager,
-  newCgroupManager,
-  parseCgroupfsToCgroupName,
-} from "../src/kubelet/cm/cgroup-manager.js";
-import { detectNodeFacts } from "../src/kubelet/cm/node-facts.js";
-import { newLogger } from "../src/lib/log.js";
 import { type BerthRuntime, berthLeftovers, startBerthRuntime } from "../src/testenv/berth-runtime.js";
 import { existingCgroups } from "../src/testenv/cgroups.js";
+import { type BerthKubelet, startBerthKubelet } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
-import { berth, berthBin, type CliResult } from "./support/berth-cli.js";
+import { berth, type CliResult } from "./support/berth-cli.js";
 
 const nodeName = "berth-cli-node";
-const cgroupRootPath = `/berth-cli-kubelet-${process.pid}`;
-const cgroupRoot = parseCgroupfsToCgroupName(cgroupRootPath);
 
 let reg: RegistryWithTestImages;
 let rt: BerthRuntime;
-let cm: CgroupfsManager;
 let conn: CriConnection;
 let runtime: RuntimeServiceClient;
 let dir: string;
-let socket: string;
-let kubelet: ChildProcess | undefined;
+let kubelet: BerthKubelet | undefined;
 
 /** The CLI against this test's kubelet (its socket through the environment, as a user would set it). */
-const cli = (...args: string[]): Promise<CliResult> => berth(args, { env: { BERTH_KUBELET_SOCKET: socket } });
+const cli = (...args: string[]): Promise<CliResult> =>
+  berth(args, { env: { BERTH_KUBELET_SOCKET: kubelet?.socket ?? "" } });
 
 async function cliOk(...args: string[]): Promise<string> {
   const r = await cli(...args);
@@ -50,8 +39,7 @@ async function cliOk(...args: string[]): Promise<string> {
 }
 
 async function kubeletLogTail(): Promise<string> {
-  const log = await readFile(join(dir, "kubelet.log"), "utf8").catch(() => "");
-  return `kubelet log:\n${log.split("\n").slice(-30).join("\n")}`;
+  return `kubelet log:\n${kubelet?.logTail(30) ?? ""}`;
 }
 
 /** Polls until `check` returns a value, failing with the last answer after `timeoutMs`. */
@@ -102,65 +90,16 @@ function manifests(image: string, webLabels: Record<string, string>): string {
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "berth-cli-kubelet-"));
-  socket = join(dir, "kubelet.sock");
   reg = await startRegistryWithTestImages();
   rt = await startBerthRuntime({ configToml: `[plugins.cri]\nsandbox_image = "${reg.pause.ref}"\n` });
   conn = dialCri(rt.endpoint, { timeoutMs: 30_000 });
   runtime = newRemoteRuntimeService(conn);
-  // The cgroup root must exist before the kubelet starts; the admin (here the test) makes it.
-  cm = await newCgroupManager((await detectNodeFacts()).hugePageSizes, newLogger("error"));
-  await cm.create({ name: cgroupRoot, resourceParameters: {} });
-  const config = join(dir, "kubelet.yaml");
-  await writeFile(
-    config,
-    [
-      "apiVersion: kubelet.config.k8s.io/v1beta1",
-      "kind: KubeletConfiguration",
-      `cgroupRoot: ${cgroupRootPath}`,
-      `podLogsDir: ${join(dir, "logs")}`,
-      "resolvConf: /etc/resolv.conf",
-      "fileCheckFrequency: 2s",
-      "syncFrequency: 10s",
-      "",
-    ].join("\n"),
-  );
-  const log = await open(join(dir, "kubelet.log"), "w");
-  kubelet = spawn(
-    process.execPath,
-    [
-      berthBin,
-      "kubelet",
-      "--config",
-      config,
-      "--root-dir",
-      join(dir, "root"),
-      "--local-api-socket",
-      socket,
-      "--container-runtime-endpoint",
-      rt.endpoint,
-      "--node-name",
-      nodeName,
-    ],
-    { stdio: ["ignore", log.fd, log.fd] },
-  );
-  await log.close();
-  await until("the kubelet's local API answers", async () => {
-    if (kubelet?.exitCode !== null)
-      throw new Error(`berth kubelet exited ${kubelet?.exitCode}\n${await kubeletLogTail()}`);
-    return (await cli("get", "pods")).code === 0 ? true : undefined;
-  });
+  kubelet = await startBerthKubelet({ runtimeEndpoint: rt.endpoint, nodeName, logLevel: "info" });
 });
 
 after(async () => {
-  if (kubelet?.pid && kubelet.exitCode === null && kubelet.signalCode === null) {
-    const exited = once(kubelet, "exit");
-    process.kill(kubelet.pid, "SIGTERM");
-    const stopped = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]);
-    if (!stopped) {
-      process.kill(kubelet.pid, "SIGKILL");
-      await exited;
-    }
-  }
+  const exit = await kubelet?.terminate();
+  if (exit) assert.equal(exit.code, 0, "berth kubelet exits 0 on SIGTERM");
   // A real kubelet leaves its containers running when it stops: whatever a failed step left goes here.
   if (runtime) {
     for (const s of (await runtime.listPodSandbox({})).items) {
@@ -172,10 +111,8 @@ after(async () => {
   conn?.close();
   await rt?.stop();
   await reg?.registry.stop();
-  if (cm) {
-    await cm.destroy(cgroupRoot);
-    assert.deepEqual(await existingCgroups(cgroupRootPath), []);
-  }
+  // The kubelet's cgroup root and temp dir go with it.
+  await kubelet?.stop();
   if (dir) {
     const mounts = (await readFile("/proc/self/mountinfo", "utf8"))
       .split("\n")
@@ -284,7 +221,7 @@ describe("berth apply, get, describe and delete against berth kubelet", () => {
   it("serves the events of a pod to a field selector", async () => {
     const web = JSON.parse(await cliOk("get", "pod", "web", "-o", "json")) as Pod;
     const selector = encodeURIComponent(`involvedObject.name=web,involvedObject.uid=${web.metadata?.uid}`);
-    const client = new KubeletClient(socket, 10_000);
+    const client = new KubeletClient(kubelet?.socket ?? "", 10_000);
     const list = await client.get<{ kind: string; items: Event[] }>(
       `/api/v1/namespaces/default/events?fieldSelector=${selector}`,
     );
@@ -385,7 +322,7 @@ async function assertRunsNothingOf(uid: string): Promise<void> {
   );
   for (const tier of ["burstable", "besteffort"]) {
     assert.deepEqual(
-      await existingCgroups(`${cgroupRootPath}/kubepods/${tier}/pod${uid}`),
+      await existingCgroups(`${kubelet?.cgroupRoot}/kubepods/${tier}/pod${uid}`),
       [],
       "its cgroup is gone",
     );

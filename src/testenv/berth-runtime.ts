@@ -1,15 +1,10 @@
-// A private `berth runtime` for tests: its own root, state, socket and log under a temp
-// dir, started as the real bin/berth and ready once Version answers. stop() SIGTERMs it
-// (SIGKILL if it hangs) and removes the dir.
-import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { newRemoteRuntimeService } from "../cri/remote-runtime.js";
 import { dialCri } from "../cri/transport.js";
 import type { LogLevel } from "../lib/log.js";
+import { DaemonProcess, type Exit, logTail } from "../up/daemon-process.js";
 import { existingCgroups } from "./cgroups.js";
 import { cgroupProcs, subdirs } from "./containerd/cgroups.js";
 import { readdirSafe, readFileSafe, readlinkSafe } from "./containerd/files.js";
@@ -31,10 +26,7 @@ export interface BerthRuntimeOptions {
   parentDir?: string;
 }
 
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type { Exit };
 
 export interface BerthRuntime {
   /** unix://<dir>/berth.sock */
@@ -76,34 +68,24 @@ export async function startBerthRuntime(opts: BerthRuntimeOptions = {}): Promise
   }
   const endpoint = `unix://${socket}`;
   const timeoutMs = opts.startTimeoutMs ?? 20_000;
-  let proc: Running | undefined;
+  let proc: DaemonProcess | undefined;
 
-  const logTail = (lines = 30) => {
-    try {
-      return readFileSync(logPath, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-    } catch {
-      return "";
-    }
-  };
   const terminate = async (): Promise<Exit> => {
     if (!proc) throw new Error("berth runtime is not running");
-    const { child, exit } = proc;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    const result = await exit;
-    clearTimeout(timer);
+    const exit = await proc.stop(15_000);
     proc = undefined;
-    return result;
+    return exit;
   };
   const start = async () => {
-    proc = spawnDaemon(args, logPath, opts.nodeArgs ?? []);
-    try {
-      await waitReady(endpoint, proc, timeoutMs);
-    } catch (err) {
-      const tail = logTail();
-      await terminate().catch(() => undefined);
-      throw new Error(`berth runtime did not start: ${(err as Error).message}\n--- log ---\n${tail}`);
-    }
+    proc = await DaemonProcess.start({
+      command: "runtime",
+      args,
+      logPath,
+      script: berthBin,
+      nodeArgs: opts.nodeArgs ?? [],
+      readyTimeoutMs: timeoutMs,
+      ready: () => answersVersion(endpoint),
+    });
   };
 
   try {
@@ -121,16 +103,15 @@ export async function startBerthRuntime(opts: BerthRuntimeOptions = {}): Promise
     state,
     logPath,
     get pid() {
-      if (!proc?.child.pid) throw new Error("berth runtime is not running");
-      return proc.child.pid;
+      if (!proc) throw new Error("berth runtime is not running");
+      return proc.pid;
     },
     args,
-    logTail,
+    logTail: (lines = 30) => logTail(logPath, lines),
     terminate,
     kill9: async () => {
       if (!proc) throw new Error("berth runtime is not running");
-      proc.child.kill("SIGKILL");
-      await proc.exit;
+      await proc.kill();
       proc = undefined;
     },
     restart: async () => {
@@ -147,47 +128,15 @@ export async function startBerthRuntime(opts: BerthRuntimeOptions = {}): Promise
   };
 }
 
-interface Running {
-  child: ChildProcess;
-  exit: Promise<Exit>;
-}
-
-function spawnDaemon(args: string[], logPath: string, nodeArgs: string[]): Running {
-  const logFd = openSync(logPath, "a");
+/** Whether the daemon answers CRI Version yet. */
+async function answersVersion(endpoint: string): Promise<boolean> {
+  const conn = dialCri(endpoint, { timeoutMs: 1000 });
   try {
-    const child = spawn(process.execPath, [...nodeArgs, berthBin, "runtime", ...args], {
-      stdio: ["ignore", logFd, logFd],
-    });
-    const exit = new Promise<Exit>((resolve) =>
-      child.once("exit", (code, signal) => resolve({ code, signal })),
-    );
-    return { child, exit };
+    await newRemoteRuntimeService(conn).version({ version: "0.1.0" });
+    return true;
   } finally {
-    closeSync(logFd);
+    conn.close();
   }
-}
-
-async function waitReady(endpoint: string, proc: Running, timeoutMs: number): Promise<void> {
-  let exited: Exit | undefined;
-  void proc.exit.then((e) => {
-    exited = e;
-  });
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`exited with ${exited.signal ?? `code ${exited.code}`}`);
-    const conn = dialCri(endpoint, { timeoutMs: 1000 });
-    try {
-      await newRemoteRuntimeService(conn).version({ version: "0.1.0" });
-      return;
-    } catch (err) {
-      last = err;
-    } finally {
-      conn.close();
-    }
-    await sleep(50);
-  }
-  throw new Error(`Version did not answer within ${timeoutMs} ms: ${(last as Error | undefined)?.message}`);
 }
 
 export interface BerthLeftoversOptions {

@@ -1,11 +1,4 @@
-// A private `berth kubelet` for end-to-end tests: its own root dir, local API socket, static pod
-// dir, log and cgroup root, started as the real bin/berth against a given CRI endpoint and ready
-// once its local API answers. Pods go in through the local API (apply/delete/getPod) or the
-// static pod dir; restart() and kill9() exercise the kubelet's recovery; stop() SIGTERMs it and
-// removes its cgroup tree and dir. Pods must be taken down (through the kubelet, or CRI) before
-// stop(): the kubelet leaves containers running when it exits, as upstream's does.
-import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -15,6 +8,7 @@ import type { Pod } from "kubernetes-types/core/v1.js";
 import { parse, stringify } from "yaml";
 import { messageOf } from "../lib/errdefs.js";
 import type { LogLevel } from "../lib/log.js";
+import { DaemonProcess, type Exit, logTail } from "../up/daemon-process.js";
 import { cgroupHierarchies, cgroupProcs, subdirs } from "./containerd/cgroups.js";
 import { readdirSafe, readFileSafe } from "./containerd/files.js";
 import type { Leftover } from "./containerd/leftovers.js";
@@ -36,10 +30,7 @@ export interface BerthKubeletOptions {
   startTimeoutMs?: number;
 }
 
-export interface KubeletExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type KubeletExit = Exit;
 
 export interface BerthKubelet {
   readonly dir: string;
@@ -136,35 +127,24 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
     opts.logLevel ?? "debug",
   ];
   const timeoutMs = opts.startTimeoutMs ?? 20_000;
-  let proc: Running | undefined;
+  let proc: DaemonProcess | undefined;
   let stopped = false;
 
-  const logTail = (lines = 40) => {
-    try {
-      return readFileSync(logPath, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-    } catch {
-      return "";
-    }
-  };
   const terminate = async (): Promise<KubeletExit> => {
     if (!proc) throw new Error("berth kubelet is not running");
-    const { child, exit } = proc;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    const result = await exit;
-    clearTimeout(timer);
+    const exit = await proc.stop(15_000);
     proc = undefined;
-    return result;
+    return exit;
   };
   const start = async () => {
-    proc = spawnKubelet(args, logPath);
-    try {
-      await waitReady(socket, proc, timeoutMs);
-    } catch (err) {
-      const tail = logTail();
-      await terminate().catch(() => undefined);
-      throw new Error(`berth kubelet did not start: ${messageOf(err)}\n--- log ---\n${tail}`);
-    }
+    proc = await DaemonProcess.start({
+      command: "kubelet",
+      args,
+      logPath,
+      script: berthBin,
+      readyTimeoutMs: timeoutMs,
+      ready: async () => (await localApi(socket, "GET", "/api/v1/pods")).code === 200,
+    });
   };
   const removeCgroupTree = async (): Promise<string[]> => {
     const errors: string[] = [];
@@ -209,8 +189,8 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
     cgroupRoot,
     nodeName,
     get pid() {
-      if (!proc?.child.pid) throw new Error("berth kubelet is not running");
-      return proc.child.pid;
+      if (!proc) throw new Error("berth kubelet is not running");
+      return proc.pid;
     },
     apply: async (pod) => {
       const obj = (typeof pod === "string" ? parse(pod) : pod) as Pod;
@@ -237,7 +217,7 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
         if (Date.now() > deadline) {
           throw new Error(
             `pod ${namespace}/${name}: condition not met within ${waitMs} ms; last seen:\n` +
-              `${JSON.stringify(last?.status ?? "gone", null, 1)}\n--- kubelet log ---\n${logTail(15)}`,
+              `${JSON.stringify(last?.status ?? "gone", null, 1)}\n--- kubelet log ---\n${logTail(logPath, 15)}`,
           );
         }
         await sleep(200);
@@ -251,7 +231,7 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
       await rename(tmp, join(staticPodDir, file));
     },
     removeStaticPod: (file) => rm(join(staticPodDir, file), { force: true }),
-    logTail,
+    logTail: (lines = 40) => logTail(logPath, lines),
     terminate: async () => (proc ? terminate() : undefined),
     restart: async () => {
       if (proc) await terminate();
@@ -259,8 +239,7 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
     },
     kill9: async () => {
       if (!proc) throw new Error("berth kubelet is not running");
-      proc.child.kill("SIGKILL");
-      await proc.exit;
+      await proc.kill();
       proc = undefined;
     },
     stop: async () => {
@@ -283,8 +262,7 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
       const existing = cgroupDirs.filter((d) => existsSync(d));
       const below = existing.flatMap((d) => subdirs(d));
       const procs = new Set(existing.flatMap((d) => cgroupProcs(d)));
-      let kubeletPid = 0;
-      if (proc?.child.pid) kubeletPid = proc.child.pid;
+      const kubeletPid = proc?.pid ?? 0;
       for (const name of readdirSafe("/proc")) {
         const pid = Number(name);
         if (!/^\d+$/.test(name) || pid === process.pid || pid === kubeletPid) continue;
@@ -304,47 +282,6 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
       return out;
     },
   };
-}
-
-interface Running {
-  child: ChildProcess;
-  exit: Promise<KubeletExit>;
-}
-
-function spawnKubelet(args: string[], logPath: string): Running {
-  const logFd = openSync(logPath, "a");
-  try {
-    const child = spawn(process.execPath, [berthBin, "kubelet", ...args], {
-      stdio: ["ignore", logFd, logFd],
-    });
-    const exit = new Promise<KubeletExit>((resolve) =>
-      child.once("exit", (code, signal) => resolve({ code, signal })),
-    );
-    return { child, exit };
-  } finally {
-    closeSync(logFd);
-  }
-}
-
-async function waitReady(socket: string, proc: Running, timeoutMs: number): Promise<void> {
-  let exited: KubeletExit | undefined;
-  void proc.exit.then((e) => {
-    exited = e;
-  });
-  const deadline = Date.now() + timeoutMs;
-  let last = "no answer yet";
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`exited with ${exited.signal ?? `code ${exited.code}`}`);
-    try {
-      const r = await localApi(socket, "GET", "/api/v1/pods");
-      if (r.code === 200) return;
-      last = `HTTP ${r.code}`;
-    } catch (err) {
-      last = messageOf(err);
-    }
-    await sleep(100);
-  }
-  throw new Error(`the local API did not answer within ${timeoutMs} ms: ${last}`);
 }
 
 interface ApiReply {

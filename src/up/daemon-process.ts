@@ -1,5 +1,5 @@
-// A berth daemon (`berth runtime`, `berth kubelet`) that `berth up` runs as its child, the
-// same program a node's service manager would start. Each gets its own process group, so the
+// A berth daemon (`berth runtime`, `berth kubelet`) run as a child — by `berth up`, and by
+// the test and bench harnesses — the same program a node's service manager would start. Each gets its own process group, so the
 // Ctrl-C a terminal sends to `berth up`'s group reaches `berth up` alone, and `berth up` stops
 // the daemons in the order that leaves nothing behind. Their JSON logs go to a file.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -21,7 +21,11 @@ export interface DaemonOptions {
   ready: () => Promise<boolean>;
   readyTimeoutMs: number;
   /** Aborting stops the wait for readiness (the caller then stops the daemon). */
-  signal: AbortSignal;
+  signal?: AbortSignal;
+  /** The berth script to run (default: the one this process runs, as `berth up` wants). */
+  script?: string;
+  /** Node flags before the script, e.g. --cpu-prof. */
+  nodeArgs?: string[];
 }
 
 export class DaemonProcess {
@@ -54,10 +58,14 @@ export class DaemonProcess {
     const logFd = openSync(o.logPath, "a");
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [berthScript(), o.command, ...o.args], {
-        stdio: ["ignore", logFd, logFd],
-        detached: true,
-      });
+      child = spawn(
+        process.execPath,
+        [...(o.nodeArgs ?? []), o.script ?? berthScript(), o.command, ...o.args],
+        {
+          stdio: ["ignore", logFd, logFd],
+          detached: true,
+        },
+      );
     } finally {
       closeSync(logFd);
     }
@@ -78,7 +86,7 @@ export class DaemonProcess {
 
   private async waitReady(o: DaemonOptions): Promise<void> {
     const deadline = Date.now() + o.readyTimeoutMs;
-    while (!o.signal.aborted) {
+    while (!o.signal?.aborted) {
       if (this.exited) {
         throw failedPrecondition(
           `berth ${this.command} exited with ${this.exited.signal ?? `code ${this.exited.code}`} while starting:\n${this.logTail()}`,
@@ -104,13 +112,24 @@ export class DaemonProcess {
     return exit;
   }
 
+  /** SIGKILL, as a crash would end it; resolves with the exit. */
+  async kill(): Promise<Exit> {
+    if (!this.exited) this.child.kill("SIGKILL");
+    return this.exit;
+  }
+
   /** The last lines of its log, for an error message. */
   logTail(lines = 15): string {
-    try {
-      return readFileSync(this.logPath, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-    } catch {
-      return "(no log)";
-    }
+    return logTail(this.logPath, lines);
+  }
+}
+
+/** The last lines of a log file; "(no log)" when there is none. */
+export function logTail(path: string, lines: number): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
   }
 }
 
