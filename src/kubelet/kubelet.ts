@@ -3,7 +3,7 @@
 // resync and housekeeping. syncPod is the pod-level half of the seed's SyncPod: status,
 // cgroups, directories and volumes, then the runtime manager's syncPod with its eight
 // steps. syncTerminatingPod and syncTerminatedPod take a pod down in two stages.
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { PodStatus as ApiPodStatus, Pod } from "kubernetes-types/core/v1.js";
@@ -315,14 +315,7 @@ export class Kubelet {
       case "DELETE":
         // HandlePodUpdates: a graceful delete is an update with a deletionTimestamp.
         for (const pod of u.pods) {
-          const uid = pod.metadata?.uid ?? "";
-          this.pods.set(uid, pod);
-          // A pod that finished before it was deleted has nothing left to terminate: the
-          // deletion completes now (the worker would never run syncTerminatedPod again).
-          if (pod.metadata?.deletionTimestamp && this.podWorkers.knownPods().get(uid) === "finished") {
-            void this.apiSource?.podTerminated(uid);
-            continue;
-          }
+          this.pods.set(pod.metadata?.uid ?? "", pod);
           this.podWorkers.updatePod({ updateType: "update", pod });
         }
         break;
@@ -527,11 +520,6 @@ export class Kubelet {
     const dir = this.podDir(uid);
     for (const sub of ["", "volumes", "plugins", "containers"])
       await mkdir(join(dir, sub), { recursive: true, mode: 0o750 });
-  }
-
-  /** Removes a terminated pod's directory once nothing is mounted there (used by tests and `berth down`). */
-  async removePodDir(uid: string): Promise<void> {
-    await rm(this.podDir(uid), { recursive: true, force: true });
   }
 }
 

@@ -71,7 +71,6 @@ function jitter(ms: number): number {
 
 export class PodWorkers {
   private readonly statuses = new Map<string, PodSyncStatus>();
-  private readonly idle = new Map<string, Promise<void>>();
   private readonly resyncIntervalMs: number;
   private readonly backOffPeriodMs: number;
 
@@ -120,12 +119,6 @@ export class PodWorkers {
     return this.statuses.get(uid)?.terminatingAt !== undefined;
   }
 
-  /** Whether the pod may still have something running: known and not yet terminated. */
-  couldHaveRunningContainers(uid: string): boolean {
-    const s = this.statuses.get(uid);
-    return s !== undefined && s.terminatedAt === undefined;
-  }
-
   isPodKnownTerminated(uid: string): boolean {
     return this.statuses.get(uid)?.terminatedAt !== undefined;
   }
@@ -144,18 +137,11 @@ export class PodWorkers {
     }
   }
 
-  /** Resolves when every worker is idle (for tests and shutdown). */
-  async drain(): Promise<void> {
-    while (this.idle.size > 0) await Promise.all(this.idle.values());
-  }
-
   private startWorker(uid: string, s: PodSyncStatus): void {
     s.working = true;
-    const done = this.podWorkerLoop(uid, s).finally(() => {
+    void this.podWorkerLoop(uid, s).finally(() => {
       s.working = false;
-      this.idle.delete(uid);
     });
-    this.idle.set(uid, done);
   }
 
   private async podWorkerLoop(uid: string, s: PodSyncStatus): Promise<void> {

@@ -29,3 +29,14 @@ export function parseDuration(text: string): number {
   }
   return total;
 }
+
+/** A duration the way Go's time.Duration prints it ("10s", "2m40s", "5m0s", "250ms"), as the kubelet's messages do. */
+export function formatDuration(ms: number): string {
+  const t = Math.trunc(ms);
+  if (t < 1000) return t === 0 ? "0s" : `${t}ms`;
+  const h = Math.floor(t / 3_600_000);
+  const m = Math.floor((t % 3_600_000) / 60_000);
+  const s = `${(t % 60_000) / 1000}s`;
+  if (h > 0) return `${h}h${m}m${s}`;
+  return m > 0 ? `${m}m${s}` : s;
+}

@@ -1,7 +1,9 @@
 // pkg/kubelet/container/helpers.go ShouldContainerBeRestarted (kubelet 1.28), with the crash-loop
 // back-off the kubelet applies before a restart: client-go's flowcontrol.Backoff, the key
 // kuberuntime/helpers.go getStableKey builds, and kuberuntime_manager.go doBackOff.
+
 import type { Container, Pod } from "kubernetes-types/core/v1.js";
+import { formatDuration } from "../../lib/duration.js";
 import { hashContainer } from "./hash.js";
 import { ContainerState, findContainerStatusByName, type PodStatus } from "./runtime.js";
 import { ErrCrashLoopBackOff } from "./sync-result.js";
@@ -136,20 +138,9 @@ export function doBackOff(
     const podName = `${m?.name ?? ""}_${m?.namespace ?? ""}(${m?.uid ?? ""})`;
     return {
       reason: ErrCrashLoopBackOff,
-      message: `back-off ${goDuration(backOff.get(key))} restarting failed container=${container.name} pod=${podName}`,
+      message: `back-off ${formatDuration(backOff.get(key))} restarting failed container=${container.name} pod=${podName}`,
     };
   }
   backOff.next(key, finishedAtMs);
   return undefined;
-}
-
-/** A duration the way Go prints one ("10s", "2m40s", "5m0s"), as in upstream's message. */
-function goDuration(ms: number): string {
-  if (ms === 0) return "0s";
-  if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = `${(ms % 60_000) / 1000}s`;
-  if (h > 0) return `${h}h${m}m${s}`;
-  return m > 0 ? `${m}m${s}` : s;
 }

@@ -1,11 +1,13 @@
 // Port of kubelet 1.28 pkg/kubelet/images (image_manager.go, puller.go, helpers.go, types.go) with the
 // two kuberuntime_image.go calls it makes (GetImageRef, PullImage): startContainer's first step, which
 // makes sure the container's image is on the node before the container is configured.
+
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Container, Pod } from "kubernetes-types/core/v1.js";
 import pLimit from "p-limit";
 import type { ImageSpecSchema, PodSandboxConfigSchema } from "../../cri/gen/runtime/v1/api_pb.js";
 import type { ImageServiceClient } from "../../cri/remote-image.js";
+import { formatDuration } from "../../lib/duration.js";
 import { BerthError, type ErrorKind, kindOf, messageOf } from "../../lib/errdefs.js";
 import { parseNormalizedNamed } from "../../lib/reference/reference.js";
 import { Backoff, backOffPeriodMs, type Clock, maxContainerBackOffMs } from "../container/helpers.js";
@@ -185,7 +187,7 @@ export function newImageManager(
       throw evalCRIPullErr(container, err);
     }
     // The second duration includes the time queued behind other pulls.
-    const msg = `Successfully pulled image ${quoted} in ${formatMs(result.pullDurationMs)} (${formatMs(performance.now() - start)} including waiting)`;
+    const msg = `Successfully pulled image ${quoted} in ${formatDuration(result.pullDurationMs)} (${formatDuration(performance.now() - start)} including waiting)`;
     record("Normal", ImageEventReason.PulledImage, msg);
     backOff.gc();
     return { imageRef: result.imageRef, message: msg };
@@ -287,15 +289,4 @@ class TokenBucket {
 /** A limit on pulls per second; none when qps is 0. */
 function throttleImagePulling(qps: number, burst: number): TokenBucket | undefined {
   return qps === 0 ? undefined : new TokenBucket(qps, burst);
-}
-
-/** Milliseconds as Go prints a duration truncated to them: "0s", "327ms", "1.5s", "2m3.004s". */
-function formatMs(ms: number): string {
-  const t = Math.trunc(ms);
-  if (t < 1000) return t === 0 ? "0s" : `${t}ms`;
-  const h = Math.floor(t / 3_600_000);
-  const m = Math.floor((t % 3_600_000) / 60_000);
-  const s = `${(t % 60_000) / 1000}s`;
-  if (h > 0) return `${h}h${m}m${s}`;
-  return m > 0 ? `${m}m${s}` : s;
 }

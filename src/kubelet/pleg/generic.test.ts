@@ -349,7 +349,7 @@ test("is healthy only within the threshold after a relist (TestHealthy)", async 
   assert.equal(pleg.healthy().ok, false);
   assert.match(
     pleg.healthy().error?.message ?? "",
-    /pleg was last seen active 240000ms ago; threshold is 180000ms/,
+    /pleg was last seen active 4m0s ago; threshold is 3m0s/,
   );
 });
 

@@ -5,9 +5,11 @@
 //
 // A container created and removed between two lists is never seen; the kubelet's periodic resync is
 // the safety net for that.
+
 import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
 import { PodSandboxState } from "../../cri/gen/runtime/v1/api_pb.js";
+import { formatDuration } from "../../lib/duration.js";
 import { BerthError } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
 import type { Cache } from "../container/cache.js";
@@ -101,7 +103,7 @@ export class GenericPLEG implements PodLifecycleEventGenerator {
         ok: false,
         error: new BerthError(
           "Unavailable",
-          `pleg was last seen active ${elapsedMs}ms ago; threshold is ${this.relistDuration.relistThresholdMs}ms`,
+          `pleg was last seen active ${formatDuration(elapsedMs)} ago; threshold is ${formatDuration(this.relistDuration.relistThresholdMs)}`,
         ),
       };
     }
