@@ -4,6 +4,7 @@
 // running containers alone. Each scenario runs its own `berth kubelet` (src/testenv/kubelet.ts) against the
 // runtime; what the kubelet reports through its local API is checked against what the runtime reports
 // through CRI. Every scenario takes its pods down through the kubelet and leaves nothing behind.
+
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,8 +19,6 @@ import {
 } from "../src/cri/gen/runtime/v1/api_pb.js";
 import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
 import { type CriConnection, dialCri } from "../src/cri/transport.js";
-import { berthLeftovers, startBerthRuntime } from "../src/testenv/berth-runtime.js";
-import { startContainerd } from "../src/testenv/containerd/containerd.js";
 import type { Leftover } from "../src/testenv/containerd/leftovers.js";
 import {
   type BerthKubelet,
@@ -28,19 +27,11 @@ import {
   startBerthKubelet,
 } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
+import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
 
 const ns = "default";
 /** The kubelet's syncFrequency in the harness's config. */
 const syncPeriodMs = 10_000;
-
-/** A started runtime: its endpoint, and how to stop it and learn what it left on the machine. */
-interface Target {
-  endpoint: string;
-  /** Stops the runtime; what of it (and its pods) is still on the machine. */
-  shutdown(): Promise<Leftover[]>;
-  /** Removes whatever is left, for after(); idempotent. */
-  dispose(): Promise<void>;
-}
 
 let reg: RegistryWithTestImages;
 let dir: string;
@@ -55,49 +46,13 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const runtimes: { name: string; start: () => Promise<Target> }[] = [
-  {
-    name: "containerd 1.6.20",
-    start: async () => {
-      const cd = await startContainerd({ sandboxImage: reg.pause.ref, registryHosts: [reg.registry.host] });
-      return {
-        endpoint: cd.endpoint,
-        shutdown: async () => {
-          await cd.stop();
-          return cd.leftovers();
-        },
-        dispose: () => cd.stop(),
-      };
-    },
-  },
-  {
-    name: "berth runtime",
-    start: async () => {
-      const rt = await startBerthRuntime({
-        configToml: `[plugins.cri]\nsandbox_image = "${reg.pause.ref}"\n`,
-      });
-      return {
-        endpoint: rt.endpoint,
-        shutdown: async () => {
-          // Looked for while it runs (its own pid is skipped): with the pods removed, nothing may remain.
-          const left = await berthLeftovers(rt);
-          const exit = await rt.terminate();
-          assert.equal(exit.code, 0, `berth runtime exited with ${exit.signal ?? exit.code}`);
-          return left;
-        },
-        dispose: async () => {
-          await rt.stop();
-        },
-      };
-    },
-  },
-];
+const runtimes = criRuntimes(() => reg);
 
 for (const runtime of runtimes) kubeletScenarios(runtime.name, runtime.start);
 
-function kubeletScenarios(name: string, start: () => Promise<Target>): void {
+function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void {
   describe(`berth kubelet on ${name}`, () => {
-    let target: Target | undefined;
+    let target: CriRuntime | undefined;
     let conn: CriConnection | undefined;
     let cri: RuntimeServiceClient;
     let hostDir: string;

@@ -4,6 +4,7 @@
 // what the node got: the cgroup files inside each running container (read through CRI ExecSync), its
 // oom_score_adj and cgroup path, the pod and QoS cgroup files on the host, and the sandbox's and
 // container's metadata, labels and annotations as the runtime reports them.
+
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,24 +17,12 @@ import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/r
 import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import { detectNodeFacts } from "../src/kubelet/cm/node-facts.js";
 import { hasCapSysResource } from "../src/runtime/cri/config.js";
-import { berthLeftovers, startBerthRuntime } from "../src/testenv/berth-runtime.js";
-import { startContainerd } from "../src/testenv/containerd/containerd.js";
-import type { Leftover } from "../src/testenv/containerd/leftovers.js";
 import { type BerthKubelet, startBerthKubelet } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { berthOk } from "./support/berth-cli.js";
+import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
 
 /** A started runtime: its endpoint, and how to stop it and learn what it left on the machine. */
-interface Target {
-  endpoint: string;
-  /**
-   * The least oom_score_adj the runtime gives a container: its own when it restricts them (containerd's
-   * restrict_oom_score_adj, set by the harness; berth's without CAP_SYS_RESOURCE), else undefined.
-   */
-  oomScoreAdjFloor(): Promise<number | undefined>;
-  shutdown(): Promise<Leftover[]>;
-  dispose(): Promise<void>;
-}
 
 /** The parts of `berth explain -o json` this test reads. */
 interface Explained {
@@ -80,53 +69,13 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const runtimes: { name: string; start: () => Promise<Target> }[] = [
-  {
-    name: "containerd 1.6.20",
-    start: async () => {
-      const cd = await startContainerd({ sandboxImage: reg.pause.ref, registryHosts: [reg.registry.host] });
-      return {
-        endpoint: cd.endpoint,
-        oomScoreAdjFloor: () => ownOomScoreAdj(cd.pid),
-        shutdown: async () => {
-          await cd.stop();
-          return cd.leftovers();
-        },
-        dispose: () => cd.stop(),
-      };
-    },
-  },
-  {
-    name: "berth runtime",
-    start: async () => {
-      const rt = await startBerthRuntime({
-        configToml: `[plugins.cri]\nsandbox_image = "${reg.pause.ref}"\n`,
-      });
-      return {
-        endpoint: rt.endpoint,
-        oomScoreAdjFloor: async () =>
-          hasCapSysResource(await readFile(`/proc/${rt.pid}/status`, "utf8"))
-            ? undefined
-            : ownOomScoreAdj(rt.pid),
-        shutdown: async () => {
-          const left = await berthLeftovers(rt);
-          const exit = await rt.terminate();
-          assert.equal(exit.code, 0, `berth runtime exited with ${exit.signal ?? exit.code}`);
-          return left;
-        },
-        dispose: async () => {
-          await rt.stop();
-        },
-      };
-    },
-  },
-];
+const runtimes = criRuntimes(() => reg);
 
 for (const runtime of runtimes) explainScenario(runtime.name, runtime.start);
 
-function explainScenario(name: string, start: () => Promise<Target>): void {
+function explainScenario(name: string, start: () => Promise<CriRuntime>): void {
   describe(`berth explain predicts berth kubelet on ${name}`, () => {
-    let target: Target | undefined;
+    let target: CriRuntime | undefined;
     let conn: CriConnection | undefined;
     let cri: RuntimeServiceClient;
     let kubelet: BerthKubelet | undefined;
@@ -238,7 +187,7 @@ function explainScenario(name: string, start: () => Promise<Target>): void {
             const got = await exec(["cat", join(cgroupMount, subsystemOf(f), f)]);
             assert.equal(got, readBack(f, want), `${file}: ${f} inside the container`);
           }
-          const floor = await target?.oomScoreAdjFloor();
+          const floor = target ? await oomScoreAdjFloor(target) : undefined;
           const asked = Number(predicted.config.linux.resources.oomScoreAdj);
           assert.equal(
             Number(await exec(["cat", "/proc/1/oom_score_adj"])),
@@ -333,6 +282,16 @@ function readBack(file: string, value: string): string {
 
 async function readHost(subsystem: string, cgroup: string, file: string): Promise<string> {
   return (await readFile(join(cgroupMount, subsystem, cgroup, file), "utf8")).trim();
+}
+
+/**
+ * The least oom_score_adj the runtime gives a container: its own when it restricts them (containerd's
+ * restrict_oom_score_adj, set by the harness; berth's without CAP_SYS_RESOURCE), else undefined.
+ */
+async function oomScoreAdjFloor(rt: CriRuntime): Promise<number | undefined> {
+  if (rt.kind === "berth" && hasCapSysResource(await readFile(`/proc/${rt.pid}/status`, "utf8")))
+    return undefined;
+  return ownOomScoreAdj(rt.pid);
 }
 
 async function ownOomScoreAdj(pid: number): Promise<number> {

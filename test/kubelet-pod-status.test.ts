@@ -3,6 +3,7 @@
 // labels and annotations, a termination message file mounted per container, restart counts in
 // annotations); then getPodStatus, getPods, the generic PLEG's events and cache, and the API
 // status generated from them are checked while the containers run, exit and are removed.
+
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -42,25 +43,14 @@ import {
   type PodLifecycleEvent,
 } from "../src/kubelet/pleg/pleg.js";
 import { generateAPIPodStatus, prepareStatusUpdate } from "../src/kubelet/status/generate.js";
-import { berthLeftovers, startBerthRuntime } from "../src/testenv/berth-runtime.js";
 import { existingCgroups, removeCgroup } from "../src/testenv/cgroups.js";
-import { startContainerd } from "../src/testenv/containerd/containerd.js";
-import type { Leftover } from "../src/testenv/containerd/leftovers.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
+import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
 
 const log = pino({ level: "silent" });
 const gates = featureGates();
 const { ContainerStarted, ContainerDied, ContainerRemoved } = PodLifeCycleEventType;
 const noProbes = { get: () => undefined };
-
-/** A started runtime: its endpoint, and how to stop it and learn what it left on the machine. */
-interface Target {
-  endpoint: string;
-  /** Stops the runtime; what of it (and its pods) is still on the machine. */
-  shutdown(): Promise<Leftover[]>;
-  /** Removes whatever is left, for after(); idempotent. */
-  dispose(): Promise<void>;
-}
 
 let reg: RegistryWithTestImages;
 let dir: string;
@@ -75,38 +65,11 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-podStatusScenario("containerd 1.6.20", async () => {
-  const cd = await startContainerd({ sandboxImage: reg.pause.ref, registryHosts: [reg.registry.host] });
-  return {
-    endpoint: cd.endpoint,
-    shutdown: async () => {
-      await cd.stop();
-      return cd.leftovers();
-    },
-    dispose: () => cd.stop(),
-  };
-});
+for (const runtime of criRuntimes(() => reg)) podStatusScenario(runtime.name, runtime.start);
 
-podStatusScenario("berth runtime", async () => {
-  const rt = await startBerthRuntime({ configToml: `[plugins.cri]\nsandbox_image = "${reg.pause.ref}"\n` });
-  return {
-    endpoint: rt.endpoint,
-    shutdown: async () => {
-      // Looked for while it runs (its own pid is skipped): with the pod removed, nothing of it may remain.
-      const left = await berthLeftovers(rt);
-      const exit = await rt.terminate();
-      assert.equal(exit.code, 0, `berth runtime exited with ${exit.signal ?? exit.code}`);
-      return left;
-    },
-    dispose: async () => {
-      await rt.stop();
-    },
-  };
-});
-
-function podStatusScenario(name: string, start: () => Promise<Target>): void {
+function podStatusScenario(name: string, start: () => Promise<CriRuntime>): void {
   describe(name, () => {
-    let target: Target | undefined;
+    let target: CriRuntime | undefined;
     let conn: CriConnection | undefined;
     let rt: RuntimeServiceClient;
     let view: RuntimeView;
