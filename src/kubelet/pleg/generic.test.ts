@@ -347,10 +347,7 @@ test("is healthy only within the threshold after a relist (TestHealthy)", async 
   assert.deepEqual(pleg.healthy(), { ok: true });
   now.t += 180_000;
   assert.equal(pleg.healthy().ok, false);
-  assert.match(
-    pleg.healthy().error?.message ?? "",
-    /pleg was last seen active 4m0s ago; threshold is 3m0s/,
-  );
+  assert.match(pleg.healthy().error?.message ?? "", /pleg was last seen active 4m0s ago; threshold is 3m0s/);
 });
 
 test("start relists at once and every period until stop", async () => {
