@@ -8,8 +8,9 @@
 // container; runc's error comes from its --log file instead, as the containerd shim reads
 // log.json.
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { constants, tmpdir } from "node:os";
+import { rmSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { constants } from "node:os";
 import { join } from "node:path";
 import { BerthError, type ErrorKind } from "../lib/errdefs.js";
 import type { LinuxResources, Process } from "./oci-spec.js";
@@ -69,6 +70,11 @@ export interface RuncOptions {
   root: string;
 }
 
+/** Where create and exec keep runc's --log file: beside runc's root, so a crash leaves nothing in /tmp. */
+function tempDirOf(root: string): string {
+  return `${root}.tmp`;
+}
+
 export class Runc {
   readonly command: string;
   readonly root: string;
@@ -76,6 +82,8 @@ export class Runc {
   constructor(opts: RuncOptions) {
     this.command = opts.command ?? defaultRuncPath;
     this.root = opts.root;
+    // One Runc per root: temp dirs there are leftovers of a previous run that was killed.
+    rmSync(tempDirOf(this.root), { recursive: true, force: true });
   }
 
   async create(id: string, bundle: string, opts: CreateOpts = {}): Promise<void> {
@@ -174,7 +182,8 @@ export class Runc {
     step: string,
     args: (dir: string) => Promise<string[]>,
   ): Promise<number> {
-    const dir = await mkdtemp(join(tmpdir(), "berth-runc-"));
+    await mkdir(tempDirOf(this.root), { recursive: true, mode: 0o700 });
+    const dir = await mkdtemp(join(tempDirOf(this.root), "run-"));
     try {
       const logFile = join(dir, "log.json");
       const argv = ["--root", this.root, "--log", logFile, "--log-format", "json", ...(await args(dir))];

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { newRemoteRuntimeService } from "../cri/remote-runtime.js";
@@ -6,7 +7,7 @@ import { dialCri } from "../cri/transport.js";
 import type { LogLevel } from "../lib/log.js";
 import { DaemonProcess, type Exit, logTail } from "../up/daemon-process.js";
 import { existingCgroups } from "./cgroups.js";
-import { cgroupProcs, subdirs } from "./containerd/cgroups.js";
+import { cgroupHierarchies, cgroupProcs, subdirs } from "./containerd/cgroups.js";
 import { readdirSafe, readFileSafe, readlinkSafe } from "./containerd/files.js";
 import type { Leftover } from "./containerd/leftovers.js";
 import { mountsUnder } from "./containerd/mounts.js";
@@ -67,6 +68,11 @@ export async function startBerthRuntime(opts: BerthRuntimeOptions = {}): Promise
     args.push("--config", join(dir, "config.toml"));
   }
   const endpoint = `unix://${socket}`;
+  // Pods without a cgroup parent get the runtime's default, /k8s.io/<id>; the parent it makes
+  // on the way is removed at stop unless it was there before (another runtime may use it).
+  const madeParents = cgroupHierarchies()
+    .map((h) => join(h.mount, "k8s.io"))
+    .filter((d) => d.startsWith("/sys/fs/cgroup/") && !existsSync(d));
   const timeoutMs = opts.startTimeoutMs ?? 20_000;
   let proc: DaemonProcess | undefined;
 
@@ -123,6 +129,8 @@ export async function startBerthRuntime(opts: BerthRuntimeOptions = {}): Promise
       stopped = true;
       const exit = proc ? await terminate() : undefined;
       await rm(dir, { recursive: true, force: true });
+      // Fails while something still runs below it: leftovers() reports that, not stop().
+      for (const d of madeParents) await rmdir(d).catch(() => {});
       return exit;
     },
   };
