@@ -19,13 +19,15 @@
 // (the runtime is asked every 100 ms whether all are running). For API pods the time until the
 // local API reports every pod Running with its container running is shown too, polled every 50 ms.
 // Kubelet overhead = kubelet's start time (p50) / runtime's own (p50) - 1. With --pods API pods
-// running and 5 s to settle, the kubelet's RSS is read and its CPU time (utime + stime) over a 30 s
-// window in which the benchmark asks it nothing; the runtime daemon's CPU over that window beside.
+// running and 5 s to settle, the kubelet's CPU time (utime + stime) is read over a 30 s window in
+// which the benchmark asks it nothing, the runtime daemon's beside; at its end the kubelet's RSS
+// (at rest, its peak too) and, as the floor, the RSS of a bare Node CRI client that relisted the
+// runtime each second over the same window (bench/cri-client-floor.ts).
 // Pods go away through the kubelet (DELETE, or the manifest removed) until the runtime runs none of
 // them; berth's kubelet has no container GC yet, so the stopped sandboxes are then removed through
 // the CRI. Whatever a failed or interrupted run started is removed: pods, kubelets, runtimes,
 // cgroups, mounts, network namespaces.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -50,6 +52,7 @@ import { messageOf } from "../src/lib/errdefs.js";
 import { repoRoot } from "../src/testenv/images.js";
 import { type BerthKubelet, startBerthKubelet } from "../src/testenv/kubelet.js";
 import { startRegistryWithTestImages } from "../src/testenv/registry.js";
+import { shebangNodeFlags } from "../src/up/daemon-process.js";
 import { type Contender, removeAllPods, startBerth, startReferenceContainerd } from "./contenders.js";
 import {
   type CriPod,
@@ -96,7 +99,7 @@ interface Samples {
   single: Record<Path, number[]>;
   burst: Record<Path, number[]>;
   /** One per round, with burstPods API pods running. */
-  kubelet: { memory: Memory; cpuPercent: number; runtimeCpuPercent: number }[];
+  kubelet: { memory: Memory; floor: Memory; cpuPercent: number; runtimeCpuPercent: number }[];
 }
 
 /** One runtime in the run: its samples so far, its kubelet while one runs, and what made it drop out. */
@@ -395,7 +398,7 @@ async function kubeletTrial(
       source === "api" ? apiRunning(k, namespace, n).then((at) => at - t0) : undefined,
     ]);
     const running = (await lastStartedAt(runtime, ids)) - t0;
-    if (measure) e.samples.kubelet.push(await idleCost(k.pid, e.contender.pid));
+    if (measure) e.samples.kubelet.push(await idleCost(k.pid, e.contender));
     return { running, ...(status === undefined ? {} : { status }) };
   } finally {
     if (source === "api") {
@@ -449,15 +452,35 @@ async function apiRunning(k: BerthKubelet, namespace: string, n: number): Promis
   }
 }
 
-/** The kubelet's RSS once settled, and its CPU and the runtime daemon's over a window with no requests. */
-async function idleCost(kubeletPid: number, runtimePid: number): Promise<Samples["kubelet"][number]> {
-  await sleep(settleMs);
-  const memory = await memoryOf(kubeletPid);
-  const [k0, r0] = await Promise.all([cpuMsOf(kubeletPid), cpuMsOf(runtimePid)]);
-  await sleep(idleWindowMs);
-  const [k1, r1] = await Promise.all([cpuMsOf(kubeletPid), cpuMsOf(runtimePid)]);
-  const percent = (ms: number) => (ms / idleWindowMs) * 100;
-  return { memory, cpuPercent: percent(k1 - k0), runtimeCpuPercent: percent(r1 - r0) };
+/**
+ * The kubelet's CPU and the runtime daemon's over a window with no requests, then the kubelet's
+ * memory at its end (at rest, not right after the burst) beside a bare CRI client's, the floor.
+ */
+async function idleCost(kubeletPid: number, runtime: Contender): Promise<Samples["kubelet"][number]> {
+  const floor = spawn(
+    process.execPath,
+    [
+      ...shebangNodeFlags(join(repoRoot(), "bin", "berth")),
+      join(repoRoot(), "dist", "bench", "cri-client-floor.js"),
+      runtime.endpoint,
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  try {
+    await sleep(settleMs);
+    const [k0, r0] = await Promise.all([cpuMsOf(kubeletPid), cpuMsOf(runtime.pid)]);
+    await sleep(idleWindowMs);
+    const [k1, r1] = await Promise.all([cpuMsOf(kubeletPid), cpuMsOf(runtime.pid)]);
+    const percent = (ms: number) => (ms / idleWindowMs) * 100;
+    return {
+      memory: await memoryOf(kubeletPid),
+      floor: await memoryOf(floor.pid ?? 0),
+      cpuPercent: percent(k1 - k0),
+      runtimeCpuPercent: percent(r1 - r0),
+    };
+  } finally {
+    floor.kill();
+  }
 }
 
 /**
@@ -548,6 +571,8 @@ function buildReport(entries: Entry[]) {
       kubelet: {
         rss: sum(s.kubelet.map((k) => k.memory.rss)),
         anon: sum(s.kubelet.map((k) => k.memory.anon)),
+        peak: sum(s.kubelet.map((k) => k.memory.peak)),
+        floor: sum(s.kubelet.map((k) => k.floor.rss)),
         cpuPercent: sum(s.kubelet.map((k) => k.cpuPercent)),
         runtimeCpuPercent: sum(s.kubelet.map((k) => k.runtimeCpuPercent)),
       },
@@ -628,6 +653,8 @@ function formatReport(r: Report): string {
       met: (x) => (x === undefined ? undefined : x.median <= r.goals.kubeletRssBytes),
     }),
     row(`kubelet RssAnon, ${r.pods.burst} pods running`, (f) => f.kubelet.anon, mib),
+    row("kubelet peak RSS (VmHWM)", (f) => f.kubelet.peak, mib),
+    row("floor: a bare Node CRI client's RSS", (f) => f.kubelet.floor, mib),
     row(
       `kubelet CPU, ${r.pods.burst} pods, ${r.idleWindowMs / 1000} s idle`,
       (f) => f.kubelet.cpuPercent,
