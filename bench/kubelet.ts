@@ -24,8 +24,8 @@
 // (at rest, its peak too) and, as the floor, the RSS of a bare Node CRI client that relisted the
 // runtime each second over the same window (bench/cri-client-floor.ts).
 // Pods go away through the kubelet (DELETE, or the manifest removed) until the runtime runs none of
-// them; berth's kubelet has no container GC yet, so the stopped sandboxes are then removed through
-// the CRI. Whatever a failed or interrupted run started is removed: pods, kubelets, runtimes,
+// them; the stopped sandboxes are then removed through the CRI rather than waiting for the
+// kubelet's container GC (a pass a minute). Whatever a failed or interrupted run started is removed: pods, kubelets, runtimes,
 // cgroups, mounts, network namespaces.
 import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -52,7 +52,6 @@ import { messageOf } from "../src/lib/errdefs.js";
 import { repoRoot } from "../src/testenv/images.js";
 import { type BerthKubelet, startBerthKubelet } from "../src/testenv/kubelet.js";
 import { startRegistryWithTestImages } from "../src/testenv/registry.js";
-import { shebangNodeFlags } from "../src/up/daemon-process.js";
 import { type Contender, removeAllPods, startBerth, startReferenceContainerd } from "./contenders.js";
 import {
   type CriPod,
@@ -459,11 +458,7 @@ async function apiRunning(k: BerthKubelet, namespace: string, n: number): Promis
 async function idleCost(kubeletPid: number, runtime: Contender): Promise<Samples["kubelet"][number]> {
   const floor = spawn(
     process.execPath,
-    [
-      ...shebangNodeFlags(join(repoRoot(), "bin", "berth")),
-      join(repoRoot(), "dist", "bench", "cri-client-floor.js"),
-      runtime.endpoint,
-    ],
+    [join(repoRoot(), "dist", "bench", "cri-client-floor.js"), runtime.endpoint],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
   try {

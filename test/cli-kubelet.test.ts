@@ -6,7 +6,6 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Event, Pod } from "kubernetes-types/core/v1.js";
 import { parse } from "yaml";
 import { KubeletClient } from "../src/cli/kubelet-client.js";
@@ -18,6 +17,7 @@ import { existingCgroups } from "../src/testenv/cgroups.js";
 import { type BerthKubelet, startBerthKubelet } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { berth, type CliResult } from "./support/berth-cli.js";
+import { until, withKubelet } from "./support/kubelet-scenario.js";
 
 const nodeName = "berth-cli-node";
 
@@ -42,17 +42,8 @@ async function kubeletLogTail(): Promise<string> {
   return `kubelet log:\n${kubelet?.logTail(30) ?? ""}`;
 }
 
-/** Polls until `check` returns a value, failing with the last answer after `timeoutMs`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`${what}: not within ${timeoutMs} ms\n${await kubeletLogTail()}`);
-    await sleep(500);
-  }
-}
+/** A condition's name for until(), with the kubelet's log when it does not come. */
+const kubeletSays = (what: string) => async () => `${what}\n${await kubeletLogTail()}`;
 
 function manifests(image: string, webLabels: Record<string, string>): string {
   const web: Pod = {
@@ -98,27 +89,21 @@ before(async () => {
 });
 
 after(async () => {
-  const exit = await kubelet?.terminate();
-  if (exit) assert.equal(exit.code, 0, "berth kubelet exits 0 on SIGTERM");
-  // A real kubelet leaves its containers running when it stops: whatever a failed step left goes here.
-  if (runtime) {
-    for (const s of (await runtime.listPodSandbox({})).items) {
-      await runtime.stopPodSandbox({ podSandboxId: s.id }).catch(() => undefined);
-      await runtime.removePodSandbox({ podSandboxId: s.id }).catch(() => undefined);
+  try {
+    // A failed step may have left pods: taken down through the kubelet, the rest through CRI.
+    if (kubelet) await withKubelet(runtime, kubelet, async () => {});
+    if (rt) assert.deepEqual(await berthLeftovers(rt), [], "the pods left nothing behind in the runtime");
+  } finally {
+    conn?.close();
+    await rt?.stop();
+    await reg?.registry.stop();
+    if (dir) {
+      const mounts = (await readFile("/proc/self/mountinfo", "utf8"))
+        .split("\n")
+        .filter((l) => l.includes(dir));
+      assert.deepEqual(mounts, [], "no mount is left under the test's directory");
+      await rm(dir, { recursive: true, force: true });
     }
-    assert.deepEqual(await berthLeftovers(rt), [], "the pods left nothing behind in the runtime");
-  }
-  conn?.close();
-  await rt?.stop();
-  await reg?.registry.stop();
-  // The kubelet's cgroup root and temp dir go with it.
-  await kubelet?.stop();
-  if (dir) {
-    const mounts = (await readFile("/proc/self/mountinfo", "utf8"))
-      .split("\n")
-      .filter((l) => l.includes(dir));
-    assert.deepEqual(mounts, [], "no mount is left under the test's directory");
-    await rm(dir, { recursive: true, force: true });
   }
 });
 
@@ -141,15 +126,19 @@ describe("berth apply, get, describe and delete against berth kubelet", () => {
   });
 
   it("lists the pods in kubectl's columns: two running, one in CrashLoopBackOff", async () => {
-    const table = await until("web and db Running, crash in CrashLoopBackOff", async () => {
-      const out = await cliOk("get", "pods", "-A");
-      const wanted = [
-        /^default +web +1\/1 +Running /m,
-        /^other +db +1\/1 +Running /m,
-        /^other +crash +0\/1 +CrashLoopBackOff /m,
-      ];
-      return wanted.every((re) => re.test(out)) ? out : undefined;
-    });
+    const table = await until(
+      kubeletSays("web and db Running, crash in CrashLoopBackOff"),
+      90_000,
+      async () => {
+        const out = await cliOk("get", "pods", "-A");
+        const wanted = [
+          /^default +web +1\/1 +Running /m,
+          /^other +db +1\/1 +Running /m,
+          /^other +crash +0\/1 +CrashLoopBackOff /m,
+        ];
+        return wanted.every((re) => re.test(out)) ? out : undefined;
+      },
+    );
     const [header, ...rows] = table.trimEnd().split("\n");
     assert.match(header ?? "", /^NAMESPACE +NAME +READY +STATUS +RESTARTS +AGE$/);
     assert.equal(rows.length, 3);
@@ -173,7 +162,7 @@ describe("berth apply, get, describe and delete against berth kubelet", () => {
   });
 
   it("describes the pod with its container, conditions and the kubelet's events", async () => {
-    const text = await until("Created and Started events", async () => {
+    const text = await until(kubeletSays("Created and Started events"), 90_000, async () => {
       const out = await cliOk("describe", "pod", "web");
       return /Normal +Started .*kubelet +Started container app/.test(out) ? out : undefined;
     });

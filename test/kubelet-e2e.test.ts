@@ -6,7 +6,7 @@
 // through CRI. Every scenario takes its pods down through the kubelet and leaves nothing behind.
 
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -19,15 +19,10 @@ import {
 } from "../src/cri/gen/runtime/v1/api_pb.js";
 import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
 import { type CriConnection, dialCri } from "../src/cri/transport.js";
-import type { Leftover } from "../src/testenv/containerd/leftovers.js";
-import {
-  type BerthKubelet,
-  type BerthKubeletOptions,
-  type KubeletExit,
-  startBerthKubelet,
-} from "../src/testenv/kubelet.js";
+import type { BerthKubeletOptions } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
+import { until, withKubelet } from "./support/kubelet-scenario.js";
 
 const ns = "default";
 /** The kubelet's syncFrequency in the harness's config. */
@@ -72,73 +67,12 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
       assert.deepEqual(left, [], `${name} left things behind`);
     });
 
-    /**
-     * Runs a scenario with its own kubelet, then takes every pod down through it: nothing of the
-     * pods may remain. Whatever a failure left is then removed through CRI with the kubelet stopped
-     * (a running one would start it again), so the next scenario starts on an empty runtime.
-     */
-    const withKubelet = async (
-      opts: Omit<BerthKubeletOptions, "runtimeEndpoint">,
-      scenario: (k: BerthKubelet) => Promise<void>,
-    ) => {
-      const k = await startBerthKubelet({ runtimeEndpoint: target?.endpoint ?? "", ...opts });
-      let podsLeft: Leftover[] = [];
-      let exit: KubeletExit | undefined;
-      try {
-        await scenario(k);
-        await takeDown(k);
-        // A static pod's cgroup goes in its last stage, after its containers: given a moment.
-        const deadline = Date.now() + 10_000;
-        do {
-          podsLeft = await k.leftovers();
-          if (podsLeft.length > 0) await sleep(200);
-        } while (podsLeft.length > 0 && Date.now() < deadline);
-      } catch (err) {
-        throw new Error(`${(err as Error).message}\n--- kubelet log (${k.logPath}) ---\n${k.logTail(25)}`, {
-          cause: err,
-        });
-      } finally {
-        exit = await k.terminate();
-        // berth's kubelet has no container GC yet: the sandboxes it stopped stay in the runtime.
-        for (const s of (await cri.listPodSandbox({})).items) {
-          await cri.stopPodSandbox({ podSandboxId: s.id });
-          await cri.removePodSandbox({ podSandboxId: s.id });
-        }
-        await k.stop();
-      }
-      assert.deepEqual(exit, { code: 0, signal: null }, "the kubelet's exit on SIGTERM");
-      assert.deepEqual(podsLeft, [], "pods of the kubelet left behind");
-      assert.deepEqual(await k.leftovers(), [], "kubelet left behind");
-    };
-
-    /**
-     * Every pod deleted through the kubelet (API pods gracefully, static pods by removing their
-     * manifests) until the local API holds none and the runtime runs nothing.
-     */
-    const takeDown = async (k: BerthKubelet) => {
-      for (const f of await readdir(k.staticPodDir)) await k.removeStaticPod(f);
-      for (const p of await k.listPods()) {
-        if (!p.metadata?.deletionTimestamp) await k.delete(ns, p.metadata?.name ?? "");
-      }
-      await until(
-        async () => `the local API still holds ${(await k.listPods()).map((p) => p.metadata?.name)}`,
-        30_000,
-        async () => (await k.listPods()).length === 0,
-      );
-      const running = async () => [
-        ...(await cri.listPodSandbox({})).items
-          .filter((s) => s.state !== PodSandboxState.SANDBOX_NOTREADY)
-          .map((s) => `sandbox ${s.metadata?.name}`),
-        ...(await cri.listContainers({})).containers
-          .filter((c) => c.state === ContainerState.CONTAINER_RUNNING)
-          .map((c) => `container ${c.metadata?.name} of ${c.labels["io.kubernetes.pod.name"]}`),
-      ];
-      await until(
-        async () => `the runtime still runs ${await running()}`,
-        30_000,
-        async () => (await running()).length === 0,
-      );
-    };
+    // Container GC (test/kubelet-gc.test.ts) would remove the dead instances scenarios count.
+    const opts = (more: Partial<BerthKubeletOptions> = {}): BerthKubeletOptions => ({
+      runtimeEndpoint: target?.endpoint ?? "",
+      extraArgs: ["--container-gc-period", "1h"],
+      ...more,
+    });
 
     /** Every instance the runtime has of the pod's containers, oldest attempt first. */
     const instancesOf = async (uid: string): Promise<Instance[]> => {
@@ -156,7 +90,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
       (await cri.listPodSandbox({ filter: { labelSelector: { "io.kubernetes.pod.uid": uid } } })).items;
 
     it("restarts exiting containers as restartPolicy says", { timeout: 90_000 }, async () => {
-      await withKubelet({}, async (k) => {
+      await withKubelet(cri, opts(), async (k) => {
         const cases = [
           { pod: "always-ok", policy: "Always", exit: 0 },
           { pod: "always-fail", policy: "Always", exit: 1 },
@@ -218,7 +152,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
     });
 
     it("runs init containers one after another before the main container", { timeout: 60_000 }, async () => {
-      await withKubelet({}, async (k) => {
+      await withKubelet(cri, opts(), async (k) => {
         // Each container appends its name and the host's uptime to a file on a shared emptyDir.
         const mark = (who: string) => `echo ${who} $(cat /proc/uptime) >> /work/order`;
         await k.apply(
@@ -276,7 +210,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
     it("fails the pod on a failing init container under Never, retries it under Always", {
       timeout: 60_000,
     }, async () => {
-      await withKubelet({}, async (k) => {
+      await withKubelet(cri, opts(), async (k) => {
         for (const policy of ["Never", "Always"] as const) {
           await k.apply(
             podOf(`init-fail-${policy.toLowerCase()}`, {
@@ -321,7 +255,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
     it("backs off a crash-looping container 10 s, then 20 s", { timeout: 90_000 }, async (t) => {
       // A restart waits for the first sync after the back-off ends, so the kubelet resyncs every
       // second here: then the gaps show the back-off and not the sync period.
-      await withKubelet({ configOverrides: { syncFrequency: "1s" } }, async (k) => {
+      await withKubelet(cri, opts({ configOverrides: { syncFrequency: "1s" } }), async (k) => {
         await k.apply(podOf("crash", { restartPolicy: "Always", containers: [busybox("c", "exit 1")] }));
         const first = await k.waitFor(ns, "crash", (x) => x?.metadata?.uid !== undefined, 5_000);
         const uid = first?.metadata?.uid ?? "";
@@ -353,7 +287,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
     });
 
     it("runs preStop, then TERM, within the grace period on delete", { timeout: 60_000 }, async (t) => {
-      await withKubelet({}, async (k) => {
+      await withKubelet(cri, opts(), async (k) => {
         const events = join(hostDir, "prestop");
         await rm(events, { recursive: true, force: true });
         const log = (what: string) => `echo ${what} $(cat /proc/uptime) >> /events/log`;
@@ -402,8 +336,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
         assert.ok((at["prestop-done"] ?? 0) - (at.prestop ?? 0) >= 2, "the hook ran its 2 s");
         assert.ok((at.term ?? 0) >= (at["prestop-done"] ?? 0), "TERM came after the hook finished");
         // The container ended through its trap; nothing of the pod runs any more. Its stopped
-        // container and sandbox stay in the runtime: berth's kubelet has no container GC yet
-        // (upstream's removes a deleted pod's within a minute).
+        // container and sandbox stay in the runtime until container GC, held off here, removes them.
         const instances = await instancesOf(uid);
         assert.deepEqual(
           instances.map((i) => [i.state, i.exitCode]),
@@ -420,7 +353,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
     it("restarts the kubelet (SIGTERM, then kill -9) without restarting any container", {
       timeout: 120_000,
     }, async () => {
-      await withKubelet({}, async (k) => {
+      await withKubelet(cri, opts(), async (k) => {
         await k.writeStaticPod(
           "static-web.yaml",
           podOf("static-web", { restartPolicy: "Always", containers: [busybox("web", "exec sleep 3600")] }),
@@ -546,24 +479,4 @@ function kubectlInitStatus(pod: Pod | undefined): string | undefined {
     return `Init:${i}/${count}`;
   }
   return undefined;
-}
-
-/**
- * Polls `check` every 200 ms until it gives something other than false/undefined; that value. `what`
- * names the condition, or tells what still stands in its way when the time is up.
- */
-async function until<T>(
-  what: string | (() => Promise<string>),
-  timeoutMs: number,
-  check: () => Promise<T | false | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== false && v !== undefined) return v;
-    if (Date.now() > deadline) {
-      throw new Error(`${typeof what === "string" ? what : await what()}: not within ${timeoutMs} ms`);
-    }
-    await sleep(200);
-  }
 }

@@ -3,8 +3,8 @@
 //
 // The daemon's modules (the plugins, the server) are imported when the daemon starts, so
 // that the client commands do not load them; and the daemon tunes V8 before it loads them.
-import { setFlagsFromString } from "node:v8";
 import type { Command } from "commander";
+import { tuneDaemonHeap } from "../lib/daemon-heap.js";
 import { messageOf } from "../lib/errdefs.js";
 import { newLogger } from "../lib/log.js";
 import { untilSignal } from "../lib/signals.js";
@@ -48,7 +48,7 @@ export function register(program: Command): void {
 
 /** Runs until SIGTERM or SIGINT; the exit code. A failed start is one error line and 1. */
 async function runDaemon(flags: ConfigFlags): Promise<number> {
-  tuneHeap();
+  tuneDaemonHeap();
   const log = newLogger("info");
   let daemon: Daemon;
   try {
@@ -91,21 +91,4 @@ async function runDaemon(flags: ConfigFlags): Promise<number> {
   // daemon is done, so exit then. An unref'd timer fires only if something is left.
   setTimeout(() => process.exit(), 1000).unref();
   return 0;
-}
-
-/**
- * V8 settings for a long-lived daemon that idles most of the time. V8's young generation
- * starts at 1 MB a semi-space and doubles, up to 16 MB, whenever a scavenge finds it busy, and
- * an idle daemon does not shrink it again. Growth factor 1 keeps it at 1 MB: with it, the idle
- * daemon's RSS after bench pulls fell from ~160 MB to ~105-125 MB at the same CPU per pull.
- * Set at run time, so that the process needs no launcher and keeps its pid (the max-size
- * flags only take effect at startup); a flag on node's command line (bench --node-args) wins.
- */
-export const DaemonV8Flags: readonly string[] = ["--semi-space-growth-factor=1"];
-
-function tuneHeap(): void {
-  const given = new Set(process.execArgv.map((a) => a.split("=")[0]?.replaceAll("_", "-")));
-  for (const flag of DaemonV8Flags) {
-    if (!given.has(flag.split("=")[0])) setFlagsFromString(flag);
-  }
 }

@@ -5,13 +5,13 @@
 // steps. syncTerminatingPod and syncTerminatedPod take a pod down in two stages.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { PodStatus as ApiPodStatus, Pod } from "kubernetes-types/core/v1.js";
-import { newRemoteImageService } from "../cri/remote-image.js";
+import { type ImageServiceClient, newRemoteImageService } from "../cri/remote-image.js";
 import { newRemoteRuntimeService } from "../cri/remote-runtime.js";
 import { type CriConnection, dialCri } from "../cri/transport.js";
 import { messageOf, wrap } from "../lib/errdefs.js";
 import type { Logger } from "../lib/log.js";
+import { sleepUnlessAborted, until } from "../lib/wait.js";
 import { newCgroupManager } from "./cm/cgroup-manager.js";
 import { nodeCapacity, setupNode } from "./cm/node-allocatable.js";
 import { detectNodeCapacity, detectNodeFacts } from "./cm/node-facts.js";
@@ -22,12 +22,19 @@ import { SourceFile } from "./config/file-source.js";
 import { type KubeletConfiguration, kubeRuntimeSettings } from "./config/kubelet-configuration.js";
 import { ApiSource as ApiSourceName, FileSource, PodConfig, type PodUpdate } from "./config/pod-config.js";
 import { Cache } from "./container/cache.js";
+import { defaultGCPolicy, type GCPolicy, newContainerGC } from "./container/container-gc.js";
 import { Backoff, backOffPeriodMs, maxContainerBackOffMs } from "./container/helpers.js";
 import { ContainerState, type PodStatus } from "./container/runtime.js";
 import { ErrCrashLoopBackOff, ErrImagePullBackOff } from "./container/sync-result.js";
 import { EventRecorder, Reason } from "./events/event-recorder.js";
+import {
+  criImageGCRuntime,
+  type StatsProvider as ImageFsStatsProvider,
+  newImageGCManager,
+} from "./images/image-gc-manager.js";
 import { newImageManager } from "./images/image-manager.js";
 import type { VolumeInfo } from "./kuberuntime/container.js";
+import { ContainerGC } from "./kuberuntime/gc.js";
 import {
   kubeletHost,
   nodeAllocatableOf,
@@ -35,13 +42,23 @@ import {
   podDirOf,
   readNodeFiles,
 } from "./kuberuntime/host-facts.js";
+import {
+  newInstrumentedImageManagerService,
+  newInstrumentedRuntimeService,
+} from "./kuberuntime/instrumented-services.js";
 import { KubeGenericRuntimeManager, runningPodOf } from "./kuberuntime/manager.js";
-import type { ProbeResults } from "./kuberuntime/pod-actions.js";
 import { getPodStatus, podRuntime, type RuntimePod, type RuntimeView } from "./kuberuntime/pod-status.js";
 import type { KubeRuntimeSettings } from "./kuberuntime/settings.js";
+import { ContainerLogManager } from "./logs/container-log-manager.js";
+import { KubeletMetrics } from "./metrics/metrics.js";
 import { GenericPLEG } from "./pleg/generic.js";
 import { PodWorkers, type PodWorkers as PodWorkersType, type SyncPodType } from "./pod-workers.js";
+import { criCommandRunner } from "./prober/exec-probe.js";
+import { ProberManager } from "./prober/prober-manager.js";
+import type { ResultsManager, ResultUpdate } from "./prober/results-manager.js";
 import { type LocalApiServer, serveLocalApi } from "./server/local-api.js";
+import { type KubeletServers, startKubeletServers } from "./server/server.js";
+import { SummaryProvider } from "./server/stats/summary.js";
 import {
   type ContainerWaitingReason,
   generateAPIPodStatus,
@@ -57,15 +74,27 @@ export interface KubeletOptions {
   localApiSocket?: string;
   /** Overrides the hostname as the node's name. */
   nodeName?: string;
+  /** Dead containers kept: --minimum-container-ttl-duration, --maximum-dead-containers(-per-container). */
+  containerGCPolicy?: GCPolicy;
+  /** berth's --container-gc-period and --image-gc-period: upstream's fixed 1 min and 5 min. */
+  containerGCPeriodMs?: number;
+  imageGCPeriodMs?: number;
+  /** --pod-infra-container-image: the sandbox image, which image GC never removes. */
+  podInfraContainerImage?: string;
   log: Logger;
 }
 
-/** Until issue 6's prober: no probe has a result, so no container is restarted or held unready by one. */
-const noProbeResults: ProbeResults = { get: () => undefined };
 const housekeepingPeriodMs = 2000;
 /** The deadline of an image call: long enough for any pull over a slow link. */
 const imagePullTimeoutMs = 60 * 60 * 1000;
 const syncTickMs = 1000;
+/** prober_probe_total's result label of each probe result (prober/worker.go). */
+const probeResultLabel = { success: "successful", failure: "failed", unknown: "unknown" } as const;
+/** ContainerGCPeriod and ImageGCPeriod (kubelet.go). */
+const containerGCPeriodMs = 60_000;
+const imageGCPeriodMs = 5 * 60_000;
+/** The default of --pod-infra-container-image in kubelet 1.28. */
+const defaultPodSandboxImage = "registry.k8s.io/pause:3.9";
 
 export class Kubelet {
   readonly recorder: EventRecorder;
@@ -73,6 +102,8 @@ export class Kubelet {
   readonly cache = new Cache();
   /** The status manager: the API status of each pod as last generated. */
   readonly statuses = new Map<string, ApiPodStatus>();
+  /** The kubelet's Prometheus metrics, served on /metrics. */
+  readonly metrics = new KubeletMetrics();
   /** Pods by UID as the config sources have them (the pod manager). */
   readonly pods = new Map<string, Pod>();
   private readonly reasons = new Map<string, Map<string, ContainerWaitingReason>>();
@@ -84,9 +115,14 @@ export class Kubelet {
   private loops: Promise<void>[] = [];
   podWorkers!: PodWorkersType;
   runtimeManager!: KubeGenericRuntimeManager;
+  probeManager!: ProberManager;
   pleg!: GenericPLEG;
   apiSource?: ApiSource;
   localApi?: LocalApiServer;
+  /** The healthz and read-only HTTP servers. */
+  servers?: KubeletServers;
+  /** When the sync loop last began an iteration (syncLoopMonitor). */
+  private latestLoopEntry?: number;
   settings!: KubeRuntimeSettings;
   private view!: RuntimeView;
   private pcm!: PodContainerManager;
@@ -122,18 +158,19 @@ export class Kubelet {
     const { config, log } = this;
     const facts = await detectNodeFacts();
     if (this.o.nodeName) facts.nodeName = this.o.nodeName;
+    this.metrics.setNodeName(facts.nodeName);
     this.settings = kubeRuntimeSettings(config, facts);
 
     // The runtime: CRI over the configured endpoints, named by its Version answer.
     this.conn = dialCri(config.containerRuntimeEndpoint, { timeoutMs: config.runtimeRequestTimeout });
     this.closers.push({ what: "runtime connection", close: () => this.conn.close() });
-    const runtime = newRemoteRuntimeService(this.conn);
+    const runtime = newInstrumentedRuntimeService(newRemoteRuntimeService(this.conn), this.metrics);
     // Pulls may take long: image calls get a deadline far beyond runtimeRequestTimeout.
     const imageConn = dialCri(config.imageServiceEndpoint || config.containerRuntimeEndpoint, {
       timeoutMs: imagePullTimeoutMs,
     });
     this.closers.push({ what: "image connection", close: () => imageConn.close() });
-    const images = newRemoteImageService(imageConn);
+    const images = newInstrumentedImageManagerService(newRemoteImageService(imageConn), this.metrics);
     const version = await runtime.version({}).catch((err) => {
       throw wrap(err, `failed to reach the container runtime at ${config.containerRuntimeEndpoint}`);
     });
@@ -195,6 +232,35 @@ export class Kubelet {
           fieldPath: `spec.containers{${e.container.name}}`,
         }),
     });
+    // Container log rotation; upstream rotates only for a remote runtime, which this always is.
+    const logManager = new ContainerLogManager({
+      runtime,
+      maxSize: config.containerLogMaxSize,
+      maxFiles: config.containerLogMaxFiles,
+      monitorPeriodMs: config.containerLogMonitorInterval,
+      log,
+    });
+    // The prober: its workers read the pods' statuses and run exec probes through the runtime.
+    this.probeManager = new ProberManager({
+      getPodStatus: (uid) => this.statuses.get(uid),
+      runner: criCommandRunner(runtime, config.runtimeRequestTimeout),
+      recorder: this.recorder,
+      featureGates: this.settings.featureGates,
+      log,
+      onProbeResult: (o) =>
+        this.metrics.recordProbe(
+          {
+            probeType: o.probeType,
+            result: probeResultLabel[o.result],
+            container: o.container.name,
+            pod: o.pod.metadata?.name ?? "",
+            namespace: o.pod.metadata?.namespace ?? "",
+            podUID: o.pod.metadata?.uid ?? "",
+          },
+          o.durationMs / 1000,
+        ),
+    });
+    this.closers.push({ what: "prober", close: () => this.probeManager.stop() });
     this.runtimeManager = new KubeGenericRuntimeManager({
       runtime,
       images,
@@ -207,8 +273,10 @@ export class Kubelet {
         cgroupParent: (pod) => this.pcm.getPodContainerName(pod).cgroupfs,
       }),
       recorder: this.recorder,
-      livenessManager: noProbeResults,
-      startupManager: noProbeResults,
+      metrics: this.metrics,
+      livenessManager: this.probeManager.livenessManager,
+      startupManager: this.probeManager.startupManager,
+      logManager,
       log,
     });
 
@@ -219,10 +287,17 @@ export class Kubelet {
       featureGates: this.settings.featureGates,
       log,
     };
-    this.pleg = new GenericPLEG(podRuntime(this.view), this.cache, { log });
+    this.pleg = new GenericPLEG(podRuntime(this.view), this.cache, { log, metrics: this.metrics });
     this.pleg.start();
     this.closers.push({ what: "PLEG", close: () => this.pleg.stop() });
-    this.podWorkers = new PodWorkers(this, this.cache, { resyncIntervalMs: config.syncFrequency, log });
+    // Started once the runtime answers, as initializeRuntimeDependentModules does.
+    logManager.start();
+    this.closers.push({ what: "container log manager", close: () => logManager.stop() });
+    this.podWorkers = new PodWorkers(this, this.cache, {
+      resyncIntervalMs: config.syncFrequency,
+      metrics: this.metrics,
+      log,
+    });
 
     // Pod sources: the static pod path and berth's local API.
     if (config.staticPodPath) {
@@ -252,14 +327,36 @@ export class Kubelet {
       });
       this.closers.push({ what: "local API", close: () => this.localApi?.close() });
     }
-    this.loops = [this.configLoop(), this.plegLoop(), this.tickLoop()];
+    const summary = new SummaryProvider({
+      nodeName: facts.nodeName,
+      rootDir: config.rootDir,
+      podLogsDir: config.podLogsDir,
+      runtime,
+      images,
+      getPodByUID: (uid) => this.pods.get(uid),
+      log,
+    });
+    this.servers = await startKubeletServers(
+      config,
+      {
+        getPods: () => this.getPods(),
+        resyncIntervalMs: config.syncFrequency,
+        latestLoopEntryTime: () => this.latestLoopEntry,
+        summary,
+        metrics: this.metrics,
+      },
+      log,
+    );
+    this.closers.push({ what: "HTTP servers", close: () => this.servers?.close() });
+    this.loops = [this.configLoop(), this.plegLoop(), this.tickLoop(), ...this.probeLoops()];
+    this.startGarbageCollection(images, summary.stats);
     log.info({ node: facts.nodeName, runtime: config.containerRuntimeEndpoint }, "kubelet started");
   }
 
   /** Stops the loops and the sources; containers keep running, as a real kubelet leaves them. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    const names = ["config", "pleg", "tick"];
+    const names = ["config", "pleg", "tick", "liveness", "readiness", "startup"];
     await Promise.all(
       this.loops.map(async (l, i) => {
         const started = performance.now();
@@ -280,11 +377,104 @@ export class Kubelet {
     return podDirOf(this.config.rootDir, uid);
   }
 
+  /** GetPods: the sources' pods, each with the status last generated for it (no API server holds one). */
+  getPods(): Pod[] {
+    return [...this.pods.values()].map((p) => {
+      const status = this.statuses.get(p.metadata?.uid ?? "");
+      return status ? { ...p, status } : p;
+    });
+  }
+
   /** Pods the kubelet should run: known, and not terminated. */
   activePods(): Pod[] {
     return [...this.pods.values()].filter(
       (p) => !this.podWorkers?.isPodKnownTerminated(p.metadata?.uid ?? ""),
     );
+  }
+
+  /**
+   * StartGarbageCollection: dead containers and sandboxes every containerGCPeriod, unused images
+   * every imageGCPeriod (none when imageGCHighThresholdPercent is 100), each first at once. A failed
+   * container collection is a node event; a failed image collection only when it fails twice in a row.
+   */
+  private startGarbageCollection(images: ImageServiceClient, imageFs: ImageFsStatsProvider): void {
+    const { config, log, o } = this;
+    const signal = this.stopping.signal;
+    const containerGC = newContainerGC(
+      new ContainerGC(this.runtimeManager, this.podWorkers),
+      o.containerGCPolicy ?? defaultGCPolicy,
+      { allReady: () => this.podConfig.seenAllSources(this.seenSources) },
+    );
+    let loggedContainerGCFailure = false;
+    const loops = [
+      until(
+        async () => {
+          try {
+            await containerGC.garbageCollect();
+            log[loggedContainerGCFailure ? "info" : "debug"]("Container garbage collection succeeded");
+            loggedContainerGCFailure = false;
+          } catch (err) {
+            log.error({ err: messageOf(err) }, "Container garbage collection failed");
+            this.recorder.recordNode({
+              type: "Warning",
+              reason: Reason.ContainerGCFailed,
+              message: messageOf(err),
+            });
+            loggedContainerGCFailure = true;
+          }
+        },
+        o.containerGCPeriodMs ?? containerGCPeriodMs,
+        signal,
+      ),
+    ];
+    if (config.imageGCHighThresholdPercent === 100) {
+      log.debug("ImageGCHighThresholdPercent is set 100, Disable image GC");
+    } else {
+      const imageGC = newImageGCManager({
+        runtime: criImageGCRuntime(images, (all) => podRuntime(this.view).getPods(all)),
+        statsProvider: imageFs,
+        recorder: (e) => this.recorder.recordNode(e),
+        policy: {
+          highThresholdPercent: config.imageGCHighThresholdPercent,
+          lowThresholdPercent: config.imageGCLowThresholdPercent,
+          minAgeMs: config.imageMinimumGCAge,
+        },
+        sandboxImage: o.podInfraContainerImage ?? defaultPodSandboxImage,
+        log,
+      });
+      let prevImageGCFailed = false;
+      loops.push(
+        imageGC.start(signal),
+        until(
+          async () => {
+            try {
+              await imageGC.garbageCollect();
+              log[prevImageGCFailed ? "info" : "debug"]("Image garbage collection succeeded");
+              prevImageGCFailed = false;
+            } catch (err) {
+              if (prevImageGCFailed) {
+                log.error({ err: messageOf(err) }, "Image garbage collection failed multiple times in a row");
+                this.recorder.recordNode({
+                  type: "Warning",
+                  reason: Reason.ImageGCFailed,
+                  message: messageOf(err),
+                });
+              } else {
+                log.error(
+                  { err: messageOf(err) },
+                  "Image garbage collection failed once. Stats initialization may not have completed yet",
+                );
+              }
+              prevImageGCFailed = true;
+            }
+          },
+          o.imageGCPeriodMs ?? imageGCPeriodMs,
+          signal,
+        ),
+      );
+    }
+    // Stopping aborts the loops; a collection under way finishes before the runtime connections close.
+    this.closers.push({ what: "garbage collection", close: async () => void (await Promise.all(loops)) });
   }
 
   // ---- The sync loop: syncLoopIteration's channels, one loop each ----
@@ -344,12 +534,37 @@ export class Kubelet {
     }
   }
 
+  /**
+   * The probe results' channels: a liveness failure syncs the pod so that computePodActions restarts
+   * the container; a readiness or startup change syncs it so that its status is generated anew.
+   */
+  private probeLoops(): Promise<void>[] {
+    const { livenessManager, readinessManager, startupManager } = this.probeManager;
+    return [
+      this.probeLoop(livenessManager, (u) => u.result === "failure"),
+      this.probeLoop(readinessManager, () => true),
+      this.probeLoop(startupManager, () => true),
+    ];
+  }
+
+  private async probeLoop(results: ResultsManager, syncs: (u: ResultUpdate) => boolean): Promise<void> {
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      const update = await results.updates.receive(signal).catch(() => undefined);
+      if (!update) return;
+      // handleProbeSync: HandlePodSyncs for the pod of the container.
+      const pod = this.pods.get(update.podUID);
+      if (pod && syncs(update)) this.podWorkers.updatePod({ updateType: "sync", pod });
+    }
+  }
+
   private async tickLoop(): Promise<void> {
     const signal = this.stopping.signal;
     let lastHousekeeping = 0;
     while (!signal.aborted) {
       await sleepUnlessAborted(syncTickMs, signal);
       if (signal.aborted) return;
+      this.latestLoopEntry = Date.now();
       for (const pod of this.podWorkers.podsDueForSync())
         this.podWorkers.updatePod({ updateType: "sync", pod });
       if (Date.now() - lastHousekeeping >= housekeepingPeriodMs) {
@@ -369,7 +584,10 @@ export class Kubelet {
     const apiStatus = this.generateStatus(pod, podStatus, false);
     if (podStatus.ips.length === 0 && apiStatus.podIPs?.length)
       podStatus.ips = apiStatus.podIPs.map((p) => p.ip ?? "");
+    this.metrics.observePodStart(pod, this.statuses.get(uid)?.phase, apiStatus.phase);
     this.setStatus(pod, apiStatus);
+    // UpdatePodStatus's manual run: a started container not yet ready is probed now.
+    this.probeManager.triggerReadinessProbes(uid, apiStatus);
     // A terminal pod is not set up again: the worker terminates it.
     if (apiStatus.phase === PodPhase.Succeeded || apiStatus.phase === PodPhase.Failed) return true;
 
@@ -399,6 +617,8 @@ export class Kubelet {
         throw err;
       }
     }
+    // Ensure the pod is being probed.
+    this.probeManager.addPod(pod);
     const result = await this.runtimeManager.syncPod(pod, podStatus, this.backOff);
     const reasons = this.reasons.get(uid) ?? new Map<string, ContainerWaitingReason>();
     updateReasonCache(reasons, result);
@@ -419,11 +639,14 @@ export class Kubelet {
   /** SyncTerminatingPod: stop every container with the grace period, then record the final status. */
   async syncTerminatingPod(pod: Pod, podStatus: PodStatus, gracePeriodOverride?: number): Promise<void> {
     this.setStatus(pod, this.generateStatus(pod, podStatus, false));
+    // A pod going away is not restarted by its probes; readiness is probed until its containers stop.
+    this.probeManager.stopLivenessAndStartup(pod);
     await this.runtimeManager.killPod(
       pod,
       runningPodOf(podStatus, this.view.runtimeName),
       gracePeriodOverride,
     );
+    this.probeManager.removePod(pod);
     await this.qos.updateCgroups();
     const uid = pod.metadata?.uid ?? "";
     const stopped = await getPodStatus(
@@ -466,6 +689,10 @@ export class Kubelet {
     const desired = new Set(this.pods.keys());
     this.podWorkers.syncKnownPods(desired);
     const known = this.podWorkers.knownPods();
+    // Probing stops for pods that can no longer be running.
+    this.probeManager.cleanupPods(
+      new Set([...known].filter(([, w]) => w === "sync" || w === "terminating").map(([uid]) => uid)),
+    );
     // A deleted pod whose worker has finished is done with: its deletion completes (the status
     // manager's canBeDeleted), however the delete and the worker's last step were ordered.
     for (const [uid, pod] of this.pods) {
@@ -500,8 +727,8 @@ export class Kubelet {
     return generateAPIPodStatus(pod, podStatus, podIsTerminal, {
       ...(this.statuses.has(uid) ? { oldPodStatus: this.statuses.get(uid) } : {}),
       reasons: this.reasons.get(uid) ?? new Map(),
-      readinessManager: noProbeResults,
-      startupManager: noProbeResults,
+      readinessManager: this.probeManager.readinessManager,
+      startupManager: this.probeManager.startupManager,
       nodeIPs: this.runtimeManager.deps.host.hostIPs,
     });
   }
@@ -527,8 +754,4 @@ function byCreation(a: Pod, b: Pod): number {
   return String(a.metadata?.creationTimestamp ?? "").localeCompare(
     String(b.metadata?.creationTimestamp ?? ""),
   );
-}
-
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return sleep(ms, undefined, { signal }).catch(() => {});
 }

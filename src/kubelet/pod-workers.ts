@@ -10,6 +10,7 @@ import { messageOf } from "../lib/errdefs.js";
 import type { Logger } from "../lib/log.js";
 import type { PodStatus } from "./container/runtime.js";
 import type { RuntimePod } from "./kuberuntime/pod-status.js";
+import type { KubeletMetrics } from "./metrics/metrics.js";
 
 /** Why the kubelet asks for a sync (kubetypes.SyncPodType). */
 export type SyncPodType = "create" | "update" | "sync" | "kill";
@@ -22,6 +23,8 @@ export interface UpdatePodOptions {
   runningPod?: RuntimePod;
   /** A grace period that replaces the pod's own for this kill. */
   gracePeriodOverride?: number;
+  /** When the kubelet asked for this work (ms since the epoch; default: when updatePod is called). */
+  startTime?: number;
 }
 
 /** What the workers call: the kubelet's pod-level sync functions. */
@@ -49,6 +52,8 @@ interface PodSyncStatus {
   terminatedAt?: Date;
   /** syncTerminatedPod has run: the worker is done with this pod. */
   finished: boolean;
+  /** Deleted (a deletionTimestamp) or gone from its source (a kill): its content may go once terminated. */
+  deleted?: boolean;
   gracePeriodOverride?: number;
   /** When the last sync started: the next one waits for a newer status. */
   lastSyncTime: Date;
@@ -61,6 +66,8 @@ export interface PodWorkersOptions {
   resyncIntervalMs?: number;
   /** How long after a failed sync (default 10 s, the kubelet's backOffPeriod). */
   backOffPeriodMs?: number;
+  /** kubelet_pod_worker_duration_seconds: from the request to the end of each sync. */
+  metrics?: Pick<KubeletMetrics, "podWorkerDuration">;
   log: Logger;
 }
 
@@ -97,12 +104,14 @@ export class PodWorkers {
     if (o.pod) s.pod = o.pod;
     if (o.runningPod) s.runningPod = o.runningPod;
     const deleted = o.pod?.metadata?.deletionTimestamp !== undefined;
+    if (deleted || o.updateType === "kill") s.deleted = true;
     if ((o.updateType === "kill" || deleted || !o.pod) && !s.terminatingAt) {
       s.terminatingAt = new Date();
       s.gracePeriodOverride = o.gracePeriodOverride;
     }
     // Only the latest update counts, but a kill is never replaced by something milder.
-    s.pending = s.pending?.updateType === "kill" ? { ...o, updateType: "kill" } : o;
+    const update = { ...o, startTime: o.startTime ?? Date.now() };
+    s.pending = s.pending?.updateType === "kill" ? { ...update, updateType: "kill" } : update;
     if (!s.working) this.startWorker(uid, s);
   }
 
@@ -121,6 +130,18 @@ export class PodWorkers {
 
   isPodKnownTerminated(uid: string): boolean {
     return this.statuses.get(uid)?.terminatedAt !== undefined;
+  }
+
+  /** ShouldPodRuntimeBeRemoved: nothing of a terminated pod, or of one never seen, may run. */
+  shouldPodRuntimeBeRemoved(uid: string): boolean {
+    const s = this.statuses.get(uid);
+    return s === undefined || s.terminatedAt !== undefined;
+  }
+
+  /** ShouldPodContentBeRemoved: a deleted pod's once it is terminated; one never seen has none to keep. */
+  shouldPodContentBeRemoved(uid: string): boolean {
+    const s = this.statuses.get(uid);
+    return s === undefined || (s.deleted === true && s.terminatedAt !== undefined);
   }
 
   /** The pods the workers know, and where each is in its life. */
@@ -181,6 +202,14 @@ export class PodWorkers {
       } catch (err) {
         failed = true;
         log.error({ err: messageOf(err) }, "error syncing pod, skipping");
+      } finally {
+        // Upstream labels the last step "terminated" and every other by its update type.
+        const operation_type = work === "terminated" ? "terminated" : update.updateType;
+        if (update.startTime !== undefined)
+          this.o.metrics?.podWorkerDuration.observe(
+            { operation_type },
+            (Date.now() - update.startTime) / 1000,
+          );
       }
       // After the sync, as upstream: the next one waits for a status read after what this one did,
       // so a container it just started is never started again from a stale status.

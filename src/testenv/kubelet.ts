@@ -14,6 +14,7 @@ import { readdirSafe, readFileSafe } from "./containerd/files.js";
 import type { Leftover } from "./containerd/leftovers.js";
 import { mountsUnder, unmountUnder } from "./containerd/mounts.js";
 import { repoRoot } from "./images.js";
+import { freePort } from "./registry.js";
 
 export interface BerthKubeletOptions {
   /** The CRI endpoint, unix://<socket>. */
@@ -28,6 +29,8 @@ export interface BerthKubeletOptions {
   nodeName?: string;
   /** How long to wait for the local API to answer (default 20 s). */
   startTimeoutMs?: number;
+  /** Flags after the harness's own, e.g. ["--container-gc-period", "2s"]. */
+  extraArgs?: string[];
 }
 
 export type KubeletExit = Exit;
@@ -43,6 +46,10 @@ export interface BerthKubelet {
   /** --cgroup-root, e.g. "/berth-kubelet-123-1", made in every mounted hierarchy. */
   readonly cgroupRoot: string;
   readonly nodeName: string;
+  /** http://127.0.0.1:<healthzPort>/healthz (a free port unless configOverrides set one; none for 0). */
+  readonly healthzUrl?: string;
+  /** http://127.0.0.1:<readOnlyPort>, the read-only API (a free port unless configOverrides set one; none for 0). */
+  readonly readOnlyUrl?: string;
   /** The running kubelet's pid (a new one after restart()). */
   readonly pid: number;
   /** PUT to the local API: creates the pod or replaces the one of its name; the stored pod. */
@@ -100,6 +107,10 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
   const cgroupRoot = `/berth-kubelet-${process.pid}-${instances}`;
   const nodeName = opts.nodeName ?? "berth-e2e";
   const cgroupDirs = mountedHierarchies().map((h) => join(h, cgroupRoot));
+  // Ports of its own for every harness kubelet, so that tests never share one.
+  const healthzPort = await freePort();
+  let readOnlyPort = await freePort();
+  while (readOnlyPort === healthzPort) readOnlyPort = await freePort();
   const config = {
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
@@ -108,8 +119,13 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
     resolvConf: "/etc/resolv.conf",
     fileCheckFrequency: "2s",
     syncFrequency: "10s",
+    healthzPort,
+    readOnlyPort,
     ...opts.configOverrides,
   };
+  const urlOf = (port: unknown, path: string) => (port ? `http://127.0.0.1:${port}${path}` : undefined);
+  const healthzUrl = urlOf(config.healthzPort, "/healthz");
+  const readOnlyUrl = urlOf(config.readOnlyPort, "");
   const args = [
     "--config",
     configPath,
@@ -125,6 +141,7 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
     nodeName,
     "--log-level",
     opts.logLevel ?? "debug",
+    ...(opts.extraArgs ?? []),
   ];
   const timeoutMs = opts.startTimeoutMs ?? 20_000;
   let proc: DaemonProcess | undefined;
@@ -188,6 +205,8 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
     logPath,
     cgroupRoot,
     nodeName,
+    ...(healthzUrl ? { healthzUrl } : {}),
+    ...(readOnlyUrl ? { readOnlyUrl } : {}),
     get pid() {
       if (!proc) throw new Error("berth kubelet is not running");
       return proc.pid;

@@ -58,10 +58,9 @@ export class DaemonProcess {
     const logFd = openSync(o.logPath, "a");
     let child: ChildProcess;
     try {
-      const script = o.script ?? berthScript();
       child = spawn(
         process.execPath,
-        [...shebangNodeFlags(script), ...(o.nodeArgs ?? []), script, o.command, ...o.args],
+        [...(o.nodeArgs ?? []), o.script ?? berthScript(), o.command, ...o.args],
         {
           stdio: ["ignore", logFd, logFd],
           detached: true,
@@ -139,11 +138,4 @@ function berthScript(): string {
   const script = process.argv[1];
   if (!script) throw failedPrecondition("cannot tell which berth program is running");
   return script;
-}
-
-/** The node flags on the script's `#!/usr/bin/env -S node …` line: the daemon runs with them however started. */
-export function shebangNodeFlags(script: string): string[] {
-  const first = readFileSync(script, "utf8").split("\n", 1)[0] ?? "";
-  const m = /^#!\S*env -S node(?<flags>( +-\S+)*) *$/.exec(first);
-  return m?.groups?.flags?.trim().split(/ +/).filter(Boolean) ?? [];
 }

@@ -236,7 +236,17 @@ class BerthUp {
     const api = new KubeletClient(socket, kubeletCallTimeoutMs);
     this.kubelet = await DaemonProcess.start({
       command: "kubelet",
-      args: ["--config", config, "--root-dir", join(kubeletDir, "root"), "--local-api-socket", socket],
+      args: [
+        "--config",
+        config,
+        "--root-dir",
+        join(kubeletDir, "root"),
+        "--local-api-socket",
+        socket,
+        // Image GC keeps the sandbox image it is told of: berth up has no registry to pull it again.
+        "--pod-infra-container-image",
+        NodeImages.pause,
+      ],
       logPath: join(this.dir, "kubelet.log"),
       ready: () => listPods(api).then(() => true),
       readyTimeoutMs: kubeletReadyTimeoutMs,
@@ -365,8 +375,8 @@ class BerthUp {
 
   /**
    * The kubelet stops a deleted pod's sandbox but leaves its removal to its container garbage
-   * collector, which berth's kubelet does not have yet: berth up removes the sandboxes of its
-   * pods, and only those on a runtime it did not start.
+   * collector's next pass (every minute), which berth up does not wait for: it removes the
+   * sandboxes of its pods, and only those on a runtime it did not start.
    */
   private async removeSandboxes(): Promise<string | undefined> {
     const rt = newRemoteRuntimeService(this.conn as CriConnection);

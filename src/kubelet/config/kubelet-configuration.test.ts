@@ -35,7 +35,7 @@ describe("KubeletConfiguration defaults", () => {
     const c = defaultKubeletConfiguration();
     assert.equal(c.syncFrequency, 60_000);
     assert.equal(c.fileCheckFrequency, 20_000);
-    assert.equal(c.address, "0.0.0.0");
+    assert.equal(c.address, "127.0.0.1", "berth serves on loopback only");
     assert.equal(c.port, 10250);
     assert.equal(c.readOnlyPort, 0);
     assert.equal(c.healthzPort, 10248);
@@ -61,6 +61,7 @@ describe("KubeletConfiguration defaults", () => {
     assert.deepEqual(c.enforceNodeAllocatable, ["pods"]);
     assert.equal(c.containerLogMaxSize, 10 * 1024 * 1024);
     assert.equal(c.containerLogMaxFiles, 5);
+    assert.equal(c.containerLogMonitorInterval, 10_000);
     assert.equal(c.seccompDefault, false);
     assert.equal(c.containerRuntimeEndpoint, "unix:///run/berth/berth.sock");
     assert.equal(c.podLogsDir, "/var/log/pods");
@@ -113,6 +114,7 @@ imageGCLowThresholdPercent: 70
 imageMinimumGCAge: 5m
 containerLogMaxSize: 5Mi
 containerLogMaxFiles: 3
+containerLogMonitorInterval: 3s
 runtimeRequestTimeout: 1m30s
 syncFrequency: 30s
 fileCheckFrequency: 5s
@@ -153,6 +155,7 @@ hairpinMode: hairpin-veth
     assert.equal(config.imageMinimumGCAge, 300_000);
     assert.equal(config.containerLogMaxSize, 5 * 1024 * 1024);
     assert.equal(config.containerLogMaxFiles, 3);
+    assert.equal(config.containerLogMonitorInterval, 3_000);
     assert.equal(config.runtimeRequestTimeout, 90_000);
     assert.equal(config.syncFrequency, 30_000);
     assert.equal(config.fileCheckFrequency, 5_000);
@@ -318,6 +321,16 @@ hairpinMode: hairpin-veth
     ["port", "port: 70000\n", /port: 70000 must be between 1 and 65535/],
     ["healthz port", "healthzPort: -1\n", /healthzPort: -1 must be between 1 and 65535/],
     ["address", "address: localhost\n", /address: want an IP address, got "localhost"/],
+    [
+      "read-only port off loopback",
+      "readOnlyPort: 10255\naddress: 0.0.0.0\n",
+      /address: "0.0.0.0" is not a loopback address; berth's kubelet has no authentication/,
+    ],
+    [
+      "healthz off loopback",
+      "healthzBindAddress: 10.0.0.1\n",
+      /healthzBindAddress: "10.0.0.1" is not a loopback/,
+    ],
     ["cluster DNS", "clusterDNS: [10.96.0.300]\n", /clusterDNS: want an IP address, got "10.96.0.300"/],
     [
       "endpoint",
@@ -326,6 +339,11 @@ hairpinMode: hairpin-veth
     ],
     ["log files", "containerLogMaxFiles: 1\n", /containerLogMaxFiles: 1 must be greater than 1/],
     ["log size", "containerLogMaxSize: 0\n", /containerLogMaxSize: must be positive/],
+    [
+      "log monitor interval",
+      "containerLogMonitorInterval: 2s\n",
+      /containerLogMonitorInterval: must be a positive time duration greater than or equal to 3s/,
+    ],
     [
       "pod logs dir",
       "podLogsDir: logs/pods\n",

@@ -5,7 +5,7 @@
 // one warning, as the kubelet's lenient decoding does when strict decoding fails on unknown fields.
 
 import { readFile } from "node:fs/promises";
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import { dirname, isAbsolute, normalize, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { DefaultEndpoint, socketPath } from "../../cri/endpoint.js";
@@ -81,6 +81,8 @@ export interface KubeletConfiguration {
   /** In bytes. */
   containerLogMaxSize: number;
   containerLogMaxFiles: number;
+  /** From v1beta1 of kubelet 1.30: how often logs are checked for rotation (1.28 always 10s). */
+  containerLogMonitorInterval: Milliseconds;
   seccompDefault: boolean;
   containerRuntimeEndpoint: string;
   /** "" to use containerRuntimeEndpoint. */
@@ -110,7 +112,8 @@ export function defaultKubeletConfiguration(): KubeletConfiguration {
     staticPodPath: "",
     syncFrequency: 60_000,
     fileCheckFrequency: 20_000,
-    address: "0.0.0.0",
+    // Upstream listens on every address; berth has no authentication, so loopback only.
+    address: "127.0.0.1",
     port: 10250,
     readOnlyPort: 0,
     healthzPort: 10248,
@@ -146,6 +149,7 @@ export function defaultKubeletConfiguration(): KubeletConfiguration {
     enforceNodeAllocatable: ["pods"],
     containerLogMaxSize: 10 * 1024 * 1024,
     containerLogMaxFiles: 5,
+    containerLogMonitorInterval: 10_000,
     seccompDefault: false,
     // Upstream defaults to containerd's socket; berth's kubelet talks to berth's runtime.
     containerRuntimeEndpoint: DefaultEndpoint,
@@ -459,6 +463,7 @@ const readers: Readers = {
     return Number(q.value());
   },
   containerLogMaxFiles: int,
+  containerLogMonitorInterval: duration,
   seccompDefault: bool,
   containerRuntimeEndpoint: endpoint,
   imageServiceEndpoint: (raw) => (raw === "" ? "" : endpoint(raw)),
@@ -480,6 +485,17 @@ function validateKubeletConfiguration(c: KubeletConfiguration): string[] {
   }
   if (!isAbsolute(c.cgroupRoot))
     errs.push(`cgroupRoot: want an absolute cgroup path, got ${show(c.cgroupRoot)}`);
+  // berth's HTTP endpoints have no authentication or authorization: they are served on loopback only.
+  for (const [field, addr, served] of [
+    ["address", c.address, c.readOnlyPort !== 0],
+    ["healthzBindAddress", c.healthzBindAddress, c.healthzPort !== 0],
+  ] as const) {
+    if (served && !isLoopback(addr)) {
+      errs.push(
+        `${field}: ${show(addr)} is not a loopback address; berth's kubelet has no authentication or authorization and serves HTTP on loopback only (127.0.0.1 or ::1)`,
+      );
+    }
+  }
   if (c.healthzPort !== 0 && !isPort(c.healthzPort)) {
     errs.push(`healthzPort: ${c.healthzPort} must be between 1 and 65535, inclusive`);
   }
@@ -533,6 +549,9 @@ function validateKubeletConfiguration(c: KubeletConfiguration): string[] {
   // NewContainerLogManager: rotation needs a current file and at least one rotated one.
   if (c.containerLogMaxFiles <= 1)
     errs.push(`containerLogMaxFiles: ${c.containerLogMaxFiles} must be greater than 1`);
+  if (c.containerLogMonitorInterval < 3000) {
+    errs.push("containerLogMonitorInterval: must be a positive time duration greater than or equal to 3s");
+  }
   if (!isAbsolute(c.podLogsDir) || cleanPath(c.podLogsDir) !== c.podLogsDir) {
     errs.push(`podLogsDir: ${show(c.podLogsDir)} must be an absolute, normalized path`);
   }
@@ -547,6 +566,14 @@ function cleanPath(path: string): string {
 
 function isPort(n: number): boolean {
   return n >= 1 && n <= 65535;
+}
+
+const loopback = new BlockList();
+loopback.addSubnet("127.0.0.0", 8, "ipv4");
+loopback.addAddress("::1", "ipv6");
+
+function isLoopback(ip: string): boolean {
+  return loopback.check(ip, isIP(ip) === 6 ? "ipv6" : "ipv4");
 }
 
 function validateEnforceNodeAllocatable(c: KubeletConfiguration): string[] {

@@ -35,6 +35,9 @@ export const Reason = {
   FailedStatusPodSandBox: "FailedPodSandBoxStatus",
   FailedMountVolume: "FailedMount",
   Unhealthy: "Unhealthy",
+  ProbeWarning: "ProbeWarning",
+  ContainerGCFailed: "ContainerGCFailed",
+  ImageGCFailed: "ImageGCFailed",
 } as const;
 
 export interface RecordedEvent {
@@ -94,9 +97,16 @@ export class EventRecorder {
   /** A RecordEvent bound to a pod, for the generators; events about the node are only logged. */
   forPod(pod: Pod): RecordEvent {
     return (e) => {
-      if (e.object === "Node") this.log.warn({ node: true, type: e.type, reason: e.reason }, e.message);
+      if (e.object === "Node") this.recordNode(e);
       else this.record(pod, e);
     };
+  }
+
+  /** An event about the node (upstream's nodeRef): there is no node object to keep it on, so it is logged. */
+  recordNode(e: Omit<KubeEvent, "object">): void {
+    const line = { node: true, type: e.type, reason: e.reason };
+    if (e.type === "Warning") this.log.warn(line, e.message);
+    else this.log.info(line, e.message);
   }
 
   eventsFor(uid: string): readonly RecordedEvent[] {

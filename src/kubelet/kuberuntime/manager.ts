@@ -3,7 +3,6 @@
 // numbered steps; killPod stops a pod's containers and sandboxes. The per-object work lives
 // beside it as upstream has it: startContainer and killContainer in container.ts,
 // createPodSandbox in sandbox.ts.
-import { rm } from "node:fs/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Container, Pod } from "kubernetes-types/core/v1.js";
 import {
@@ -35,6 +34,8 @@ import {
 } from "../container/sync-result.js";
 import { type EventRecorder, Reason } from "../events/event-recorder.js";
 import type { ImageManager } from "../images/image-manager.js";
+import type { ContainerLogManager } from "../logs/container-log-manager.js";
+import type { KubeletMetrics } from "../metrics/metrics.js";
 import type { LocalObjects, VolumeInfo } from "./container.js";
 import { killContainer, startContainer } from "./container.js";
 import { computePodActions, isRestartableInitContainer, type ProbeResults } from "./pod-actions.js";
@@ -68,8 +69,15 @@ export interface RuntimeManagerDeps {
   settings: KubeRuntimeSettings;
   host: KubeletHost;
   recorder: EventRecorder;
+  /** kubelet_started_pods_total and kubelet_started_containers_total, with their error counts. */
+  metrics: Pick<
+    KubeletMetrics,
+    "startedPodsTotal" | "startedPodsErrorsTotal" | "startedContainersTotal" | "startedContainersErrorsTotal"
+  >;
   livenessManager: ProbeResults;
   startupManager: ProbeResults;
+  /** Removes a container's log files with the container. */
+  logManager: ContainerLogManager;
   log: Logger;
 }
 
@@ -166,9 +174,11 @@ export class KubeGenericRuntimeManager {
     if (changes.createSandbox) {
       const r = new SyncResult(SyncAction.CreatePodSandbox, formatPod(pod));
       result.addSyncResult(r);
+      deps.metrics.startedPodsTotal.inc();
       try {
         podSandboxID = await createPodSandbox(this, pod, changes.attempt);
       } catch (err) {
+        deps.metrics.startedPodsErrorsTotal.inc();
         r.fail(ErrCreatePodSandbox, messageOf(err));
         deps.recorder.record(pod, {
           type: "Warning",
@@ -232,6 +242,9 @@ export class KubeGenericRuntimeManager {
         r.fail(backedOff.reason, backedOff.message);
         return false;
       }
+      // "init container" → init_container, as upstream's metric labels name the kinds.
+      const container_type = kind.replace(" ", "_");
+      deps.metrics.startedContainersTotal.inc({ container_type });
       const failed = await startContainer(
         this,
         podSandboxID,
@@ -243,6 +256,7 @@ export class KubeGenericRuntimeManager {
         podIPs,
       );
       if (failed) {
+        deps.metrics.startedContainersErrorsTotal.inc({ container_type, code: failed.reason });
         r.fail(failed.reason, failed.message);
         log.info(
           { container: container.name, reason: failed.reason, err: failed.message },
@@ -339,12 +353,11 @@ export class KubeGenericRuntimeManager {
     }
   }
 
-  /** removeContainer: the container and its log file go. */
+  /** removeContainer: its log files (removeContainerLog), then the container. */
   async removeContainer(id: ContainerID): Promise<void> {
     try {
-      const status = (await this.deps.runtime.containerStatus({ containerId: id.id })).status;
+      await this.deps.logManager.clean(id.id);
       await this.deps.runtime.removeContainer({ containerId: id.id });
-      if (status?.logPath) await rm(status.logPath, { force: true });
     } catch (err) {
       if (!isNotFound(err))
         this.log.warn(

@@ -6,6 +6,7 @@ import { PodSandboxState, PodSandboxStatusSchema } from "../../cri/gen/runtime/v
 import { Cache } from "../container/cache.js";
 import { ContainerState, type PodStatus } from "../container/runtime.js";
 import type { PodRuntime, RuntimeContainer, RuntimePod } from "../kuberuntime/pod-status.js";
+import { KubeletMetrics } from "../metrics/metrics.js";
 import { GenericPLEG } from "./generic.js";
 import { EventChannel, PodLifeCycleEventType, type PodLifecycleEvent } from "./pleg.js";
 
@@ -399,4 +400,37 @@ describe("EventChannel", () => {
     assert.equal(ch.trySend(5), true);
     assert.equal(ch.tryReceive(), 5);
   });
+});
+
+// TestRunningPodAndContainerCount: each relist counts the pods with a running sandbox and the
+// containers by state, and times itself.
+test("a relist sets kubelet_running_pods and kubelet_running_containers", async () => {
+  const runtime = new TestRuntime();
+  const metrics = new KubeletMetrics();
+  const pleg = new GenericPLEG(runtime, new Cache(), { log, metrics });
+  const { Running, Unknown, Exited } = ContainerState;
+  runtime.pods = [
+    pod(
+      "1234",
+      [container("c1", Running), container("c2", Unknown), container("c3", Unknown)],
+      [container("s1", Running), container("s2", Running), container("s3", Unknown)],
+    ),
+    pod("4567", [container("c1", Exited)], [container("s1", Running), container("s2", Exited)]),
+  ];
+  await pleg.relist();
+  await pleg.relist();
+  const text = await metrics.registry.metrics();
+  for (const line of [
+    "# HELP kubelet_running_containers [ALPHA] Number of containers currently running",
+    'kubelet_running_containers{container_state="exited"} 1',
+    'kubelet_running_containers{container_state="running"} 1',
+    'kubelet_running_containers{container_state="unknown"} 2',
+    'kubelet_running_containers{container_state="created"} 0',
+    "# HELP kubelet_running_pods [ALPHA] Number of pods that have a running pod sandbox",
+    "kubelet_running_pods 2",
+    "kubelet_pleg_relist_duration_seconds_count 2",
+    "kubelet_pleg_relist_interval_seconds_count 1",
+  ]) {
+    assert.ok(text.split("\n").includes(line), `missing ${line}`);
+  }
 });

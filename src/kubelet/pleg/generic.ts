@@ -6,16 +6,17 @@
 // A container created and removed between two lists is never seen; the kubelet's periodic resync is
 // the safety net for that.
 
-import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
 import { PodSandboxState } from "../../cri/gen/runtime/v1/api_pb.js";
 import { formatDuration } from "../../lib/duration.js";
 import { BerthError } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
+import { Loop } from "../../lib/wait.js";
 import type { Cache } from "../container/cache.js";
 import type { Clock } from "../container/helpers.js";
 import { ContainerState, type PodStatus } from "../container/runtime.js";
 import type { PodRuntime, RuntimeContainer, RuntimePod } from "../kuberuntime/pod-status.js";
+import type { KubeletMetrics } from "../metrics/metrics.js";
 import {
   DefaultRelistDuration,
   EventChannel,
@@ -38,6 +39,10 @@ export interface GenericPLEGOptions {
   relistDuration?: RelistDuration;
   channelCapacity?: number;
   clock?: Clock;
+  metrics?: Pick<
+    KubeletMetrics,
+    "plegRelistDuration" | "plegRelistInterval" | "updateRunningPodAndContainerMetrics"
+  >;
   log: Logger;
 }
 
@@ -50,10 +55,11 @@ export class GenericPLEG implements PodLifecycleEventGenerator {
   private readonly relistDuration: RelistDuration;
   private readonly clock: Clock;
   private readonly log: Logger;
+  private readonly metrics: GenericPLEGOptions["metrics"];
   // One relist at a time, and one status read into the cache at a time (a relist's and updateCache's).
   private readonly relistLock = pLimit(1);
   private readonly podCacheLock = pLimit(1);
-  private running?: { stop: AbortController; loop: Promise<void> };
+  private running?: Loop;
 
   constructor(
     private readonly runtime: PodRuntime,
@@ -64,6 +70,7 @@ export class GenericPLEG implements PodLifecycleEventGenerator {
     this.eventChannel = new EventChannel(opts.channelCapacity ?? PlegChannelCapacity);
     this.clock = opts.clock ?? { now: () => Date.now() };
     this.log = opts.log;
+    this.metrics = opts.metrics;
   }
 
   watch(): EventChannel<PodLifecycleEvent> {
@@ -73,24 +80,13 @@ export class GenericPLEG implements PodLifecycleEventGenerator {
   /** Relists now and then every relist period after the previous relist finished, until stop(). */
   start(): void {
     if (this.running) return;
-    const stop = new AbortController();
-    const loop = (async () => {
-      while (!stop.signal.aborted) {
-        await this.relist();
-        await sleep(this.relistDuration.relistPeriodMs, undefined, { signal: stop.signal }).catch(
-          () => undefined,
-        );
-      }
-    })();
-    this.running = { stop, loop };
+    this.running = new Loop(() => this.relist(), this.relistDuration.relistPeriodMs);
   }
 
   async stop(): Promise<void> {
     const running = this.running;
-    if (!running) return;
     this.running = undefined;
-    running.stop.abort();
-    await running.loop;
+    await running?.stop();
   }
 
   healthy(): { ok: boolean; error?: BerthError } {
@@ -112,7 +108,14 @@ export class GenericPLEG implements PodLifecycleEventGenerator {
 
   /** Lists the runtime, updates the cache for pods that changed and sends their events; never throws. */
   relist(): Promise<void> {
-    return this.relistLock(() => this.relistOnce());
+    return this.relistLock(async () => {
+      // The interval runs from the start of the last successful relist, the duration over any relist.
+      const started = this.clock.now();
+      if (this.relistTime)
+        this.metrics?.plegRelistInterval.observe((started - this.relistTime.getTime()) / 1000);
+      await this.relistOnce();
+      this.metrics?.plegRelistDuration.observe((this.clock.now() - started) / 1000);
+    });
   }
 
   updateCache(pod: RuntimePod, pid: string): Promise<{ error?: unknown; updated: boolean }> {
@@ -130,6 +133,7 @@ export class GenericPLEG implements PodLifecycleEventGenerator {
       return;
     }
     this.relistTime = timestamp;
+    this.metrics?.updateRunningPodAndContainerMetrics(pods);
     this.setCurrent(pods);
 
     const eventsByPodID = new Map<string, PodLifecycleEvent[]>();

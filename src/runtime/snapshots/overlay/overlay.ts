@@ -25,6 +25,7 @@ import {
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Database, Key } from "lmdb";
+import { diskUsage } from "../../../lib/disk-usage.js";
 import {
   alreadyExists,
   failedPrecondition,
@@ -42,7 +43,6 @@ import type {
   Snapshotter,
   Usage,
 } from "../../core/snapshots/snapshots.js";
-import { diskUsage } from "./disk-usage.js";
 
 /** What the "snapshots" bucket holds at [namespace, key or name]. */
 export interface SnapshotRecord {
@@ -124,10 +124,17 @@ export class OverlaySnapshotter implements Snapshotter {
     const rec = this.get(ns, key);
     if (rec.kind !== "Active") return rec.usage ?? { size: 0, inodes: 0 };
     try {
-      return await diskUsage(this.upperPath(rec.id));
+      return await this.measure(rec.id);
     } catch (err) {
       throw wrap(err, `failed to measure snapshot "${key}"`);
     }
+  }
+
+  private async measure(id: string): Promise<Usage> {
+    const path = this.upperPath(id);
+    const usage = await diskUsage(path);
+    if (!usage) throw notFound(`${path} does not exist`);
+    return { size: usage.bytes, inodes: usage.inodes };
   }
 
   async mounts(ns: string, key: string): Promise<Mount[]> {
@@ -151,7 +158,7 @@ export class OverlaySnapshotter implements Snapshotter {
     if (active.kind !== "Active") throw failedPrecondition(`snapshot "${key}" is not active`);
     let usage: Usage;
     try {
-      usage = await diskUsage(this.upperPath(active.id));
+      usage = await this.measure(active.id);
     } catch (err) {
       throw wrap(err, `failed to commit snapshot "${key}" as "${name}": measure`);
     }
