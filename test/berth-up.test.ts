@@ -168,6 +168,11 @@ describe("berth up on berth runtime", () => {
       assert.ok(Date.now() < deadline && run.child.exitCode === null, `web never served:\n${run.output()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+    // The kubelet endpoints it printed answer, and /metrics counts the running pod.
+    const [, healthz = "", readOnly = ""] =
+      /^berth up: kubelet endpoints: (\S+\/healthz), (http:\/\/[^/]+)\//m.exec(run.output()) ?? [];
+    assert.equal(await (await fetch(healthz)).text(), "ok");
+    assert.match(await (await fetch(`${readOnly}/metrics`)).text(), /^kubelet_running_pods 1$/m);
     run.child.kill("SIGINT");
     const code = await run.exit;
     const out = run.output();

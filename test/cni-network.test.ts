@@ -2,18 +2,20 @@
 // portmap + loopback on real network namespaces, real veths and real iptables rules. Every
 // name is berth-test's own: bridges berthn<N>, networks berthn-<...>, subnets 10.234.20<N>.0/24,
 // and all traffic stays between the host and the namespaces made here.
+
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, type TestContext, test } from "node:test";
 import { promisify } from "node:util";
 import { pino } from "pino";
 import { kindOf } from "../src/lib/errdefs.js";
+import { freePort } from "../src/lib/free-port.js";
 import { cachedAttachments } from "../src/runtime/cni/cache.js";
 import { Cni, type CniOptions, type NamespaceOpts } from "../src/runtime/cni/cni.js";
 import { defaultNetwork } from "../src/runtime/cni/default-network.js";
@@ -175,14 +177,6 @@ async function removeMasquerade(network: string, id: string): Promise<void> {
       await exec("iptables", ["-w", "-t", "nat", "-X", chain]);
     }
   }
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 /** A TCP server inside the netns answering "pod" on every connection. */

@@ -3,6 +3,7 @@
 // errors, ListImages, ImageStatus (verbose too) by every kind of name, RemoveImage, and the unpacked file
 // trees of the images' top snapshots, mounted read-only and walked entry by entry. Basic auth, a
 // multi-platform index and a hosts.toml mirror go through the berth daemon the same way.
+
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -12,6 +13,7 @@ import type { ImageServiceClient } from "../src/cri/remote-image.js";
 import { newRemoteImageService } from "../src/cri/remote-image.js";
 import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import { kindOf, messageOf } from "../src/lib/errdefs.js";
+import { freePort } from "../src/lib/free-port.js";
 import { mountAll, unmountAll } from "../src/lib/mount/mount.js";
 import type { BuiltImage } from "../src/local-images/oci-image-builder.js";
 import { MetadataDb } from "../src/runtime/core/metadata/db.js";
@@ -20,7 +22,6 @@ import { type BerthRuntime, startBerthRuntime } from "../src/testenv/berth-runti
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
 import { type BuiltIndex, buildLayeredImage, buildMultiPlatformImage } from "../src/testenv/images.js";
 import {
-  freePort,
   type Registry,
   type RegistryWithTestImages,
   startRegistry,

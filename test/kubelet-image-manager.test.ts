@@ -2,6 +2,7 @@
 // real registry, ported from image_manager_test.go (kubelet 1.28). Where upstream's fake runtime injects
 // errors, real causes stand in: an image the registry does not have, a registry port nothing listens on,
 // a runtime socket that does not exist. An interceptor on the client records which CRI calls were made.
+
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import net from "node:net";
@@ -25,12 +26,9 @@ import {
   newImageManager,
 } from "../src/kubelet/images/image-manager.js";
 import { parseDuration } from "../src/lib/duration.js";
+import { freePort } from "../src/lib/free-port.js";
 import { type BerthRuntime, startBerthRuntime } from "../src/testenv/berth-runtime.js";
-import {
-  freePort,
-  type RegistryWithTestImages,
-  startRegistryWithTestImages,
-} from "../src/testenv/registry.js";
+import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 
 let reg: RegistryWithTestImages;
 let daemon: BerthRuntime;

@@ -8,14 +8,10 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
+import { freePort } from "../src/lib/free-port.js";
 import { MEDIA_TYPE_MANIFEST, sha256 } from "../src/local-images/oci-image-builder.js";
 import { buildTestImages } from "../src/testenv/images.js";
-import {
-  freePort,
-  type Registry,
-  startRegistry,
-  startRegistryWithTestImages,
-} from "../src/testenv/registry.js";
+import { type Registry, startRegistry, startRegistryWithTestImages } from "../src/testenv/registry.js";
 
 const tmpDirs: string[] = [];
 const registries: Registry[] = [];
@@ -120,16 +116,6 @@ test("startRegistry retries with another port when the chosen one is taken", asy
   } finally {
     blocker.close();
   }
-});
-
-test("freePort returns a bindable port", async () => {
-  const port = await freePort();
-  assert.ok(port > 0 && port < 65536);
-  const server = net.createServer();
-  server.listen(port, "127.0.0.1");
-  await once(server, "listening");
-  server.close();
-  await once(server, "close");
 });
 
 test("startRegistryWithTestImages pushes busybox and pause", async () => {

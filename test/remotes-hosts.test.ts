@@ -1,15 +1,17 @@
 // Per-host configuration in hosts.toml against real registries: mirrors tried before the server (and
 // skipped when down or missing the image), and TLS with a CA file or skip_verify.
+
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { kindOf, messageOf } from "../src/lib/errdefs.js";
+import { freePort } from "../src/lib/free-port.js";
 import type { BuiltImage } from "../src/local-images/oci-image-builder.js";
 import { newResolver, type Resolver } from "../src/runtime/remotes/resolver.js";
 import { buildTestImages, defaultImagesDir } from "../src/testenv/images.js";
-import { freePort, type Registry, startRegistry } from "../src/testenv/registry.js";
+import { type Registry, startRegistry } from "../src/testenv/registry.js";
 import { type CapturedLog, captureLog } from "./support/capture-log.js";
 import { fetchImage, rejection } from "./support/resolver.js";
 

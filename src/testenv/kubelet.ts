@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { parse, stringify } from "yaml";
 import { messageOf } from "../lib/errdefs.js";
+import { freePort } from "../lib/free-port.js";
 import type { LogLevel } from "../lib/log.js";
 import { DaemonProcess, type Exit, logTail } from "../up/daemon-process.js";
 import { cgroupHierarchies, cgroupProcs, subdirs } from "./containerd/cgroups.js";
@@ -14,7 +15,6 @@ import { readdirSafe, readFileSafe } from "./containerd/files.js";
 import type { Leftover } from "./containerd/leftovers.js";
 import { mountsUnder, unmountUnder } from "./containerd/mounts.js";
 import { repoRoot } from "./images.js";
-import { freePort } from "./registry.js";
 
 export interface BerthKubeletOptions {
   /** The CRI endpoint, unix://<socket>. */

@@ -11,13 +11,13 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, existsSync, openSync, statSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import bcrypt from "bcryptjs";
 import { Agent, fetch as undiciFetch } from "undici";
 import { stringify as toYaml } from "yaml";
+import { freePort } from "../lib/free-port.js";
 import {
   type BuiltImage,
   MEDIA_TYPE_INDEX,
@@ -107,17 +107,6 @@ export interface Registry {
 }
 
 /** Ask the kernel for a currently free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const addr = server.address();
-  server.close();
-  await once(server, "close");
-  if (addr === null || typeof addr === "string") throw new Error("could not determine a free port");
-  return addr.port;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -18,6 +18,7 @@ import { type CriConnection, dialCri } from "../cri/transport.js";
 import { newCgroupManager, parseCgroupfsToCgroupName } from "../kubelet/cm/cgroup-manager.js";
 import { KubernetesPodUIDLabel } from "../kubelet/kuberuntime/labels.js";
 import { BerthError, failedPrecondition, isNotFound, messageOf, wrap } from "../lib/errdefs.js";
+import { freePort } from "../lib/free-port.js";
 import { newLogger } from "../lib/log.js";
 import { readMountInfo } from "../lib/mount/mount.js";
 import { buildNodeImages, NodeImages } from "../local-images/host-images.js";
@@ -222,6 +223,8 @@ class BerthUp {
     const socket = join(kubeletDir, "kubelet.sock");
     const config = join(this.dir, "kubelet.yaml");
     const podLogsDir = join(kubeletDir, "logs");
+    // Free loopback ports, so that berth up runs beside a kubelet that holds the default ones.
+    const [healthzPort, readOnlyPort] = [await freePort(), await freePort()];
     await writeFile(
       config,
       stringify({
@@ -231,6 +234,8 @@ class BerthUp {
         podLogsDir,
         containerRuntimeEndpoint: this.endpoint,
         resolvConf: "/etc/resolv.conf",
+        healthzPort,
+        readOnlyPort,
       }),
     );
     const api = new KubeletClient(socket, kubeletCallTimeoutMs);
@@ -255,6 +260,10 @@ class BerthUp {
     this.api = api;
     this.logs = new ContainerLogs(podLogsDir);
     this.note(`started berth kubelet (pid ${this.kubelet.pid}), local API on ${socket}`);
+    this.note(
+      `kubelet endpoints: http://127.0.0.1:${healthzPort}/healthz, ` +
+        `http://127.0.0.1:${readOnlyPort}/{pods,metrics,stats/summary}`,
+    );
   }
 
   private async applyPods(): Promise<void> {
