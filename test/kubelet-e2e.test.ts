@@ -22,7 +22,7 @@ import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import type { BerthKubeletOptions } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
-import { until, withKubelet } from "./support/kubelet-scenario.js";
+import { shellContainer, until, withKubelet } from "./support/kubelet-scenario.js";
 
 const ns = "default";
 /** The kubelet's syncFrequency in the harness's config. */
@@ -442,13 +442,7 @@ function identity(i: Instance): unknown[] {
 const work = { volumeMounts: [{ name: "work", mountPath: "/work" }] };
 
 function busybox(name: string, script: string, extra: Partial<Container> = {}): Container {
-  return {
-    name,
-    image: reg.busybox.ref,
-    imagePullPolicy: "IfNotPresent",
-    command: ["sh", "-c", script],
-    ...extra,
-  };
+  return shellContainer(reg.busybox.ref, name, script, extra);
 }
 
 function podOf(name: string, spec: PodSpec): Pod {

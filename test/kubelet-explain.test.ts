@@ -10,7 +10,6 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { ContainerState, PodSandboxState } from "../src/cri/gen/runtime/v1/api_pb.js";
 import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
@@ -21,8 +20,7 @@ import { type BerthKubelet, startBerthKubelet } from "../src/testenv/kubelet.js"
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { berthOk } from "./support/berth-cli.js";
 import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
-
-/** A started runtime: its endpoint, and how to stop it and learn what it left on the machine. */
+import { until } from "./support/kubelet-scenario.js";
 
 /** The parts of `berth explain -o json` this test reads. */
 interface Explained {
@@ -301,19 +299,4 @@ async function ownOomScoreAdj(pid: number): Promise<number> {
 function withoutSeen(annotations: Record<string, string>): Record<string, string> {
   const { [configSeen]: _, ...rest } = annotations;
   return rest;
-}
-
-/** Polls `check` every 200 ms until it gives something other than false/undefined; that value. */
-async function until<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | false | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== false && v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(200);
-  }
 }

@@ -17,7 +17,7 @@ import { type BerthKubelet, startBerthKubelet } from "../src/testenv/kubelet.js"
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { berthOk } from "./support/berth-cli.js";
 import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
-import { withKubelet } from "./support/kubelet-scenario.js";
+import { shellContainer, withKubelet } from "./support/kubelet-scenario.js";
 
 const ns = "default";
 /** A TERM ends the container at once, so a liveness restart takes no grace period. */
@@ -265,13 +265,7 @@ async function watchStarted(
 }
 
 function busybox(name: string, script: string, extra: Partial<Container> = {}): Container {
-  return {
-    name,
-    image: reg.busybox.ref,
-    imagePullPolicy: "IfNotPresent",
-    command: ["sh", "-c", script],
-    ...extra,
-  };
+  return shellContainer(reg.busybox.ref, name, script, extra);
 }
 
 function exec(...command: string[]): Probe {

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Container } from "kubernetes-types/core/v1.js";
 import { ContainerState, PodSandboxState } from "../../src/cri/gen/runtime/v1/api_pb.js";
 import type { RuntimeServiceClient } from "../../src/cri/remote-runtime.js";
 import type { Leftover } from "../../src/testenv/containerd/leftovers.js";
@@ -118,4 +119,14 @@ export async function withKubelet(
   assert.deepEqual(exit, { code: 0, signal: null }, "the kubelet's exit on SIGTERM");
   assert.deepEqual(podsLeft, [], "pods of the kubelet left behind");
   assert.deepEqual(await k.leftovers(), [], "kubelet left behind");
+}
+
+/** A container of `image` running `script` under sh, pulled only when missing. */
+export function shellContainer(
+  image: string,
+  name: string,
+  script: string,
+  extra: Partial<Container> = {},
+): Container {
+  return { name, image, imagePullPolicy: "IfNotPresent", command: ["sh", "-c", script], ...extra };
 }

@@ -96,11 +96,14 @@ export async function removeCgroups(rec: InstanceRecord, inv: Inventory): Promis
   if (errs.length) throw new Error(errs.join("; "));
 }
 
-/** Ancestors of our cgroups (e.g. /sys/fs/cgroup/memory/k8s.io) under a top-level dir that did not exist at start. */
+/** Ancestors of our cgroups (e.g. /sys/fs/cgroup/memory/k8s.io) under a top-level dir that did not exist at start, and CRI's default parent if we made it. */
 export function createdCgroupAncestors(rec: InstanceRecord, inv: Inventory): string[] {
   const pre = new Set(rec.preexisting.cgroupTops);
   const out = new Set<string>();
   for (const h of cgroupHierarchies()) {
+    // CRI's default parent for pods that name none: made even when no container is left to show it.
+    const criDefault = `${h.mount}/k8s.io`;
+    if (!pre.has(criDefault) && fs.existsSync(criDefault)) out.add(criDefault);
     for (const dir of inv.cgroupDirs) {
       if (!dir.startsWith(`${h.mount}/`)) continue;
       const parts = dir.slice(h.mount.length + 1).split("/");
