@@ -1,5 +1,6 @@
 // berth vs containerd, side by side: CRI PullImage of a small image (busybox) and of a large
-// one (large-image.ts) from one local registry, and the daemons' idle resident memory.
+// one (large-image.ts) from one local registry, and the daemons' idle resident memory beside the
+// floor of a Node CRI server (cri-server-floor.ts).
 //
 //   npm run bench [-- --rounds 5] [--json] [--node-args="<flags for berth's node>"]
 //
@@ -10,7 +11,8 @@
 // Beside the wall time, each pull's CPU time in the daemon is shown: it varies less when
 // other work shares the machine. --node-args tries the daemon with other V8 settings, or
 // profiles it: --node-args="--cpu-prof --cpu-prof-dir=/tmp/prof" writes a profile as it stops.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -96,8 +98,20 @@ try {
     cleanups.push(() => c.stop());
     contenders.push(c);
   }
+  const floorDir = join(scratch.dir, "floor");
+  await mkdir(floorDir);
+  const floorProc = spawn(
+    process.execPath,
+    [join(repoRoot(), "dist", "bench", "cri-server-floor.js"), floorDir],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
+  cleanups.push(async () => void floorProc.kill());
   await sleep(settleMs);
   const atStart = await Promise.all(contenders.map((c) => memoryOf(c.pid)));
+  const floor = await memoryOf(floorProc.pid ?? 0);
+  floorProc.kill();
 
   const warmup = images[0] as BenchImage;
   for (const c of contenders) {
@@ -126,7 +140,7 @@ try {
   await sleep(settleMs);
   const afterPulls = await Promise.all(contenders.map((c) => memoryOf(c.pid)));
 
-  const report = buildReport(images, pulls, contenders, atStart, afterPulls, nodeArgs);
+  const report = buildReport(images, pulls, contenders, atStart, afterPulls, floor, nodeArgs);
   process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
 } finally {
   await cleanup();
@@ -152,6 +166,7 @@ function buildReport(
   contenders: Contender[],
   atStart: Memory[],
   afterPulls: Memory[],
+  floor: Memory,
   berthNodeArgs: string[],
 ) {
   const pulls = samples.map((s) => ({ ...s, wall: summarize(s.wallMs), cpu: summarize(s.cpuMs) }));
@@ -184,6 +199,8 @@ function buildReport(
     /** berth over containerd, of the medians. */
     pullRatio: { wall: pullRatio("wall"), cpu: pullRatio("cpu") },
     memory,
+    /** A bare Node CRI server with LMDB open (bench/cri-server-floor.ts): what berth cannot go below. */
+    floor,
     memoryRatio: {
       rss: { atStart: memRatio("atStart", "rss"), afterPulls: memRatio("afterPulls", "rss") },
       anon: { atStart: memRatio("atStart", "anon"), afterPulls: memRatio("afterPulls", "anon") },
@@ -225,6 +242,7 @@ function formatReport(r: ReturnType<typeof buildReport>): string {
     table([["runtime", "after start", "after pulls", "peak"], ...memRows]),
     `berth/containerd: VmRSS after start ${rss.atStart}, after pulls ${rss.afterPulls}; ` +
       `RssAnon after start ${anon.atStart}, after pulls ${anon.afterPulls}`,
+    `floor, a bare Node CRI server with LMDB open (bench/cri-server-floor.ts): ${mb(r.floor.rss)} (${mb(r.floor.anon)})`,
     "",
   ].join("\n");
 }

@@ -27,6 +27,8 @@ export interface BerthKubeletOptions {
   logLevel?: LogLevel;
   /** --node-name (default "berth-e2e"): static pods are named <name>-<nodeName>. */
   nodeName?: string;
+  /** Node flags before bin/berth, e.g. --cpu-prof (which NODE_OPTIONS may not carry). */
+  nodeArgs?: string[];
   /** How long to wait for the local API to answer (default 20 s). */
   startTimeoutMs?: number;
   /** Flags after the harness's own, e.g. ["--container-gc-period", "2s"]. */
@@ -158,6 +160,7 @@ export async function startBerthKubelet(opts: BerthKubeletOptions): Promise<Bert
       command: "kubelet",
       args,
       logPath,
+      nodeArgs: opts.nodeArgs ?? [],
       script: berthBin,
       readyTimeoutMs: timeoutMs,
       ready: async () => (await localApi(socket, "GET", "/api/v1/pods")).code === 200,

@@ -254,8 +254,9 @@ describe("static pod files", () => {
     );
     assert.deepEqual(changed.pods, [expectedPod("image2")]);
     await rename(file, `${file}_ch`);
-    // The pod stays: the rename removes one file and adds another with the same content.
-    const renamed = await updates.waitFor(() => true, "the SET after the rename");
+    // The rename removes one file and adds another with the same content: each event is read as it
+    // comes, so the pod may be gone for one SET before it is back.
+    const renamed = await updates.waitFor((u) => u.pods.length === 1, "the pod under its new name");
     assert.deepEqual(renamed.pods, [expectedPod("image2")]);
     await unlink(`${file}_ch`);
     await updates.waitFor((u) => u.pods.length === 0, "the removal");

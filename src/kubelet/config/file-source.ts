@@ -132,7 +132,8 @@ export class SourceFile {
   private reported = new Set<string>();
   private watcher: FSWatcher | undefined;
   private ticker: NodeJS.Timeout | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  /** A read of the changed files is queued: events until it starts join it. */
+  private consumeQueued = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly changed = new Set<string>();
   /** One read at a time, in order. */
@@ -156,7 +157,6 @@ export class SourceFile {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.ticker);
-    clearTimeout(this.debounce);
     clearTimeout(this.retry);
     this.stopWatch();
     await this.work;
@@ -238,9 +238,14 @@ export class SourceFile {
         if (typeof name !== "string" || name.startsWith(".")) return;
         if (!isDir && name !== basename(path)) return;
         this.changed.add(join(dir, name));
-        // Writes come as bursts of events; one read after the burst does.
-        clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => this.enqueue(() => this.consumeWatchEvents()), 50);
+        // Read at once, as upstream does per event; a burst's later events join the queued read, and
+        // a half-written file read early is read again on the event its last write makes.
+        if (this.consumeQueued) return;
+        this.consumeQueued = true;
+        this.enqueue(() => {
+          this.consumeQueued = false;
+          return this.consumeWatchEvents();
+        });
       });
       this.watcher = watcher;
       watcher.on("error", (err) => {
