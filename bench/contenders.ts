@@ -12,6 +12,7 @@ import { type BerthRuntime, startBerthRuntime } from "../src/testenv/berth-runti
 import { type Containerd, startContainerd } from "../src/testenv/containerd/containerd.js";
 import { mountsUnder, unmountUnder } from "../src/testenv/containerd/mounts.js";
 import { killAndWait, pidsMentioning, pidsOf } from "./proc.js";
+import { type Cleanups, progress } from "./run.js";
 
 export interface Contender {
   readonly name: "berth" | "containerd";
@@ -157,6 +158,35 @@ async function stopBerth(rt: BerthRuntime, runtime: RuntimeServiceClient): Promi
 }
 
 /** Stops and removes every container and pod sandbox, as the kubelet's killPod and GC do. */
+/**
+ * The two runtimes set up to run pods on one network: the reference containerd, then berth with
+ * containerd's CNI config and the registry's pause image. Each is stopped by `cleanups`; a berth
+ * that fails to start is left out with its error in `errors`, so containerd's figures still come.
+ */
+export async function startPodContenders(
+  scratchDir: string,
+  reg: { registryHost: string; pauseRef: string },
+  nodeArgs: string[],
+  cleanups: Cleanups,
+  errors: Partial<Record<Contender["name"], string>>,
+): Promise<Contender[]> {
+  const containerd = await startReferenceContainerd(scratchDir, reg.registryHost, reg.pauseRef);
+  cleanups.push(() => containerd.stop());
+  const contenders: Contender[] = [containerd];
+  try {
+    const berth = await startBerth(scratchDir, nodeArgs, {
+      sandboxImage: reg.pauseRef,
+      cniConfDir: containerd.cniConfDir,
+    });
+    cleanups.push(() => berth.stop());
+    contenders.push(berth);
+  } catch (err) {
+    errors.berth = `start: ${messageOf(err)}`;
+    progress(`berth: ${errors.berth}`);
+  }
+  return contenders;
+}
+
 export async function removeAllPods(runtime: RuntimeServiceClient): Promise<void> {
   const errs: string[] = [];
   const attempt = (what: string, call: () => Promise<unknown>) =>

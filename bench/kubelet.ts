@@ -52,7 +52,7 @@ import { messageOf } from "../src/lib/errdefs.js";
 import { repoRoot } from "../src/testenv/images.js";
 import { type BerthKubelet, startBerthKubelet } from "../src/testenv/kubelet.js";
 import { startRegistryWithTestImages } from "../src/testenv/registry.js";
-import { type Contender, removeAllPods, startBerth, startReferenceContainerd } from "./contenders.js";
+import { type Contender, removeAllPods, startPodContenders } from "./contenders.js";
 import {
   type CriPod,
   createCgroup,
@@ -138,20 +138,13 @@ try {
   const template = await explainBenchPod(scratch.dir);
 
   progress(`starting containerd and berth on ${scratch.dir}`);
-  const containerd = await startReferenceContainerd(scratch.dir, reg.registry.host, reg.pause.ref);
-  cleanups.push(() => containerd.stop());
-  const contenders: Contender[] = [containerd];
-  try {
-    const berth = await startBerth(scratch.dir, [], {
-      sandboxImage: reg.pause.ref,
-      cniConfDir: containerd.cniConfDir,
-    });
-    cleanups.push(() => berth.stop());
-    contenders.push(berth);
-  } catch (err) {
-    errors.berth = `start: ${messageOf(err)}`;
-    progress(`berth: ${errors.berth}`);
-  }
+  const contenders = await startPodContenders(
+    scratch.dir,
+    { registryHost: reg.registry.host, pauseRef: reg.pause.ref },
+    [],
+    cleanups,
+    errors,
+  );
 
   const entries: Entry[] = [];
   for (const c of contenders) {

@@ -34,9 +34,13 @@ import {
   PodSandboxState,
   SecurityProfile_ProfileType,
 } from "../src/cri/gen/runtime/v1/api_pb.js";
+import {
+  convertToRuntimeMaskedPaths,
+  convertToRuntimeReadonlyPaths,
+} from "../src/kubelet/kuberuntime/security-context.js";
 import { messageOf } from "../src/lib/errdefs.js";
 import { startRegistryWithTestImages } from "../src/testenv/registry.js";
-import { type Contender, startBerth, startReferenceContainerd } from "./contenders.js";
+import { type Contender, startPodContenders } from "./contenders.js";
 import {
   type ContainerConfig,
   type CriPod,
@@ -73,27 +77,6 @@ const callWarmup = 10;
 const settleMs = 5_000;
 /** The issue's goals for berth. */
 const goals = { startP50Ratio: 0.8, memoryPerPodBytes: 5e6, listContainerStatsMs: 20 };
-
-/** The kubelet's default masked and read-only paths (securitycontext.defaultMaskedPaths). */
-const maskedPaths = [
-  "/proc/acpi",
-  "/proc/kcore",
-  "/proc/keys",
-  "/proc/latency_stats",
-  "/proc/timer_list",
-  "/proc/timer_stats",
-  "/proc/sched_debug",
-  "/proc/scsi",
-  "/sys/firmware",
-];
-const readonlyPaths = [
-  "/proc/asound",
-  "/proc/bus",
-  "/proc/fs",
-  "/proc/irq",
-  "/proc/sys",
-  "/proc/sysrq-trigger",
-];
 
 const callNames = [
   "ListPodSandbox",
@@ -159,21 +142,14 @@ try {
   cleanups.push(() => removeCgroupTree(cgroupTop));
 
   progress(`starting containerd and berth on ${scratch.dir}`);
-  const containerd = await startReferenceContainerd(scratch.dir, reg.registry.host, reg.pause.ref);
-  cleanups.push(() => containerd.stop());
-  const contenders: Contender[] = [containerd];
   const nodeArgs = args["node-args"].split(" ").filter(Boolean);
-  try {
-    const berth = await startBerth(scratch.dir, nodeArgs, {
-      sandboxImage: reg.pause.ref,
-      cniConfDir: containerd.cniConfDir,
-    });
-    cleanups.push(() => berth.stop());
-    contenders.push(berth);
-  } catch (err) {
-    errors.berth = `start: ${messageOf(err)}`;
-    progress(`berth: ${errors.berth}`);
-  }
+  const contenders = await startPodContenders(
+    scratch.dir,
+    { registryHost: reg.registry.host, pauseRef: reg.pause.ref },
+    nodeArgs,
+    cleanups,
+    errors,
+  );
 
   const entries: Entry[] = [];
   for (const c of contenders) {
@@ -383,8 +359,9 @@ function containerConfig(spec: PodSpec, image: string): ContainerConfig {
           ipc: NamespaceMode.POD,
         },
         seccomp: { profileType: SecurityProfile_ProfileType.Unconfined },
-        maskedPaths,
-        readonlyPaths,
+        // The kubelet's defaults (securitycontext.defaultMaskedPaths and defaultReadonlyPaths).
+        maskedPaths: convertToRuntimeMaskedPaths(undefined),
+        readonlyPaths: convertToRuntimeReadonlyPaths(undefined),
       },
     },
   };
