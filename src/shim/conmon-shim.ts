@@ -45,6 +45,7 @@ import type { LinuxResources, Process, Spec } from "../runc/oci-spec.js";
 import { lastError, Runc, runcErrorKind } from "../runc/runc.js";
 import { splitCriLog } from "./cri-log.js";
 import { moveToCgroup } from "./monitor-cgroup.js";
+import { fullCheckEvery, processExists } from "./process-exists.js";
 import {
   assertAllowed,
   type CreatedState,
@@ -200,22 +201,29 @@ export class ConmonShim implements Shim {
     const task = this.task(id);
     if (task.state.status === "stopped") return task.state.exit;
     // conmon writes the exit file by rename, which inotify reports; a timer also looks
-    // now and then whether conmon died without writing it.
+    // now and then whether conmon died without writing it, cheaply between full looks.
     let wake = () => {};
+    let woke = true;
     const watcher = watch(this.exitsDir, (_event, file) => {
       if (file === id) wake();
     });
     try {
-      for (;;) {
+      for (let poll = 0; ; poll++) {
         signal?.throwIfAborted();
-        const exit = await this.observeExit(task);
-        if (exit) {
-          task.state = exited(task.state, exit);
-          return exit;
+        if (woke || poll % fullCheckEvery === 0 || !processExists(task.monitorPid)) {
+          const exit = await this.observeExit(task);
+          if (exit) {
+            task.state = exited(task.state, exit);
+            return exit;
+          }
         }
+        woke = false;
         const timer = new AbortController();
         const woken = new Promise<void>((resolve) => {
-          wake = resolve;
+          wake = () => {
+            woke = true;
+            resolve();
+          };
         });
         const onAbort = () => timer.abort();
         signal?.addEventListener("abort", onAbort, { once: true });

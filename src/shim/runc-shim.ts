@@ -3,14 +3,15 @@
 // and its init process is reparented to the system's init, which reaps it — so it costs
 // no process besides pause itself, where a conmon would cost ~2.5 MB per pod. Its state
 // comes from runc, and an exit is noticed by looking at /proc (the pid and its start time,
-// so that a reused pid is not mistaken for it): every second while nothing is expected,
-// every few milliseconds after a kill.
+// so that a reused pid is not mistaken for it): every few milliseconds after a kill, and while
+// nothing is expected every second whether the pid exists, with the full look every tenth.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ignoreNotFound, notFound, notImplemented, wrap } from "../lib/errdefs.js";
 import type { LinuxResources } from "../runc/oci-spec.js";
 import { Runc } from "../runc/runc.js";
+import { fullCheckEvery, processExists } from "./process-exists.js";
 import {
   assertAllowed,
   type CreatedState,
@@ -100,9 +101,11 @@ export class RuncShim implements Shim {
 
   async wait(id: string, signal?: AbortSignal): Promise<ExitStatus> {
     const task = this.task(id);
-    for (;;) {
-      const state = await this.state(id);
-      if (state.status === "stopped") return state.exit;
+    for (let poll = 0; ; poll++) {
+      if (task.kicked || poll % fullCheckEvery === 0 || !processExists(task.state.pid)) {
+        const state = await this.state(id);
+        if (state.status === "stopped") return state.exit;
+      }
       const interval = task.kicked ? killedPollMs : this.pollMs;
       await sleep(interval, undefined, {
         signal: AbortSignal.any([task.kick.signal, ...(signal ? [signal] : [])]),
