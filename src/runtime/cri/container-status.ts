@@ -46,7 +46,7 @@ async function toCriContainerStatus(
   const { config, imageRef: id } = ctr.metadata;
   let image = config.image?.image ?? "";
   let imageRef = id;
-  const known = (await c.images.list()).find((i) => i.id === id);
+  const known = await c.images.get(id);
   if (known) {
     const [tags, digests] = parseImageReferences(known.references);
     image = tags[0] ?? image;

@@ -35,6 +35,16 @@ export class CriImageStore {
   ) {}
 
   async list(): Promise<CriImage[]> {
+    return this.collect(() => true);
+  }
+
+  /** The image of this id (a config digest), if any: ContainerStatus asks on every call. */
+  async get(id: string): Promise<CriImage | undefined> {
+    return (await this.collect((imageId) => imageId === id))[0];
+  }
+
+  /** The CRI images whose id `wanted` accepts, each with its sorted references. */
+  private async collect(wanted: (id: string) => boolean): Promise<CriImage[]> {
     const byId = new Map<string, CriImage>();
     for (const image of await this.manager.images.list(CriNamespace)) {
       let d: ImageDescription;
@@ -46,6 +56,7 @@ export class CriImageStore {
         this.log.warn({ image: image.name, err: String(err) }, "image content missing, not listed");
         continue;
       }
+      if (!wanted(d.id)) continue;
       const known = byId.get(d.id);
       if (known) known.references.push(image.name);
       else byId.set(d.id, { ...d, references: [image.name] });
