@@ -70,7 +70,11 @@ export class Worker {
         const why = now < nextTick ? await this.sleep(nextTick - now, true) : "timer";
         if (why === "stop") break;
         // A tick that came while the probe ran is taken at once; the ones after it keep the period.
-        if (why === "timer") while (nextTick <= Date.now()) nextTick += periodMs;
+        // A timer may fire a millisecond early: the tick it stands for is taken all the same.
+        if (why === "timer") {
+          nextTick += periodMs;
+          while (nextTick <= Date.now()) nextTick += periodMs;
+        }
       }
     } finally {
       if (this.containerID) this.resultsManager.remove(this.containerID);
