@@ -17,11 +17,9 @@ import {
   type ContainerStatus as CriContainerStatus,
   PodSandboxState,
 } from "../src/cri/gen/runtime/v1/api_pb.js";
-import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
-import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import type { BerthKubeletOptions } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
-import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
+import { type CriRuntime, criRuntimes, runtimeForSuite } from "./support/cri-runtimes.js";
 import { shellContainer, until, withKubelet } from "./support/kubelet-scenario.js";
 
 const ns = "default";
@@ -47,50 +45,38 @@ for (const runtime of runtimes) kubeletScenarios(runtime.name, runtime.start);
 
 function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void {
   describe(`berth kubelet on ${name}`, () => {
-    let target: CriRuntime | undefined;
-    let conn: CriConnection | undefined;
-    let cri: RuntimeServiceClient;
+    const rt = runtimeForSuite(name, start);
     let hostDir: string;
 
     before(async () => {
-      target = await start();
-      conn = dialCri(target.endpoint);
-      cri = newRemoteRuntimeService(conn);
       hostDir = join(dir, name.split(" ")[0] ?? "rt");
       await mkdir(hostDir, { recursive: true });
     });
 
-    after(async () => {
-      conn?.close();
-      const left = await target?.shutdown();
-      await target?.dispose();
-      assert.deepEqual(left, [], `${name} left things behind`);
-    });
-
     // Container GC (test/kubelet-gc.test.ts) would remove the dead instances scenarios count.
     const opts = (more: Partial<BerthKubeletOptions> = {}): BerthKubeletOptions => ({
-      runtimeEndpoint: target?.endpoint ?? "",
+      runtimeEndpoint: rt.target.endpoint,
       extraArgs: ["--container-gc-period", "1h"],
       ...more,
     });
 
     /** Every instance the runtime has of the pod's containers, oldest attempt first. */
     const instancesOf = async (uid: string): Promise<Instance[]> => {
-      const { containers } = await cri.listContainers({
+      const { containers } = await rt.cri.listContainers({
         filter: { labelSelector: { "io.kubernetes.pod.uid": uid } },
       });
       const out: Instance[] = [];
       for (const c of containers) {
-        const s = (await cri.containerStatus({ containerId: c.id })).status;
+        const s = (await rt.cri.containerStatus({ containerId: c.id })).status;
         if (s) out.push(instance(s));
       }
       return out.sort((a, b) => a.attempt - b.attempt || a.createdAt - b.createdAt);
     };
     const sandboxesOf = async (uid: string) =>
-      (await cri.listPodSandbox({ filter: { labelSelector: { "io.kubernetes.pod.uid": uid } } })).items;
+      (await rt.cri.listPodSandbox({ filter: { labelSelector: { "io.kubernetes.pod.uid": uid } } })).items;
 
     it("restarts exiting containers as restartPolicy says", { timeout: 90_000 }, async () => {
-      await withKubelet(cri, opts(), async (k) => {
+      await withKubelet(rt.cri, opts(), async (k) => {
         const cases = [
           { pod: "always-ok", policy: "Always", exit: 0 },
           { pod: "always-fail", policy: "Always", exit: 1 },
@@ -152,7 +138,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
     });
 
     it("runs init containers one after another before the main container", { timeout: 60_000 }, async () => {
-      await withKubelet(cri, opts(), async (k) => {
+      await withKubelet(rt.cri, opts(), async (k) => {
         // Each container appends its name and the host's uptime to a file on a shared emptyDir.
         const mark = (who: string) => `echo ${who} $(cat /proc/uptime) >> /work/order`;
         await k.apply(
@@ -210,7 +196,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
     it("fails the pod on a failing init container under Never, retries it under Always", {
       timeout: 60_000,
     }, async () => {
-      await withKubelet(cri, opts(), async (k) => {
+      await withKubelet(rt.cri, opts(), async (k) => {
         for (const policy of ["Never", "Always"] as const) {
           await k.apply(
             podOf(`init-fail-${policy.toLowerCase()}`, {
@@ -255,7 +241,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
     it("backs off a crash-looping container 10 s, then 20 s", { timeout: 90_000 }, async (t) => {
       // A restart waits for the first sync after the back-off ends, so the kubelet resyncs every
       // second here: then the gaps show the back-off and not the sync period.
-      await withKubelet(cri, opts({ configOverrides: { syncFrequency: "1s" } }), async (k) => {
+      await withKubelet(rt.cri, opts({ configOverrides: { syncFrequency: "1s" } }), async (k) => {
         await k.apply(podOf("crash", { restartPolicy: "Always", containers: [busybox("c", "exit 1")] }));
         const first = await k.waitFor(ns, "crash", (x) => x?.metadata?.uid !== undefined, 5_000);
         const uid = first?.metadata?.uid ?? "";
@@ -287,7 +273,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
     });
 
     it("runs preStop, then TERM, within the grace period on delete", { timeout: 60_000 }, async (t) => {
-      await withKubelet(cri, opts(), async (k) => {
+      await withKubelet(rt.cri, opts(), async (k) => {
         const events = join(hostDir, "prestop");
         await rm(events, { recursive: true, force: true });
         const log = (what: string) => `echo ${what} $(cat /proc/uptime) >> /events/log`;
@@ -353,7 +339,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
     it("restarts the kubelet (SIGTERM, then kill -9) without restarting any container", {
       timeout: 120_000,
     }, async () => {
-      await withKubelet(cri, opts(), async (k) => {
+      await withKubelet(rt.cri, opts(), async (k) => {
         await k.writeStaticPod(
           "static-web.yaml",
           podOf("static-web", { restartPolicy: "Always", containers: [busybox("web", "exec sleep 3600")] }),
@@ -366,7 +352,7 @@ function kubeletScenarios(name: string, start: () => Promise<CriRuntime>): void 
         const apiUid = api?.metadata?.uid ?? "";
         // Static pods are not in the local API: their containers are found through CRI.
         const staticUid = await until("the static pod runs", 30_000, async () => {
-          const { items } = await cri.listPodSandbox({
+          const { items } = await rt.cri.listPodSandbox({
             filter: { labelSelector: { "io.kubernetes.pod.name": staticName } },
           });
           const uid = items[0]?.metadata?.uid;

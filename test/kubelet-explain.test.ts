@@ -12,14 +12,13 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { ContainerState, PodSandboxState } from "../src/cri/gen/runtime/v1/api_pb.js";
-import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
-import { type CriConnection, dialCri } from "../src/cri/transport.js";
+import type { RuntimeServiceClient } from "../src/cri/remote-runtime.js";
 import { detectNodeFacts } from "../src/kubelet/cm/node-facts.js";
 import { hasCapSysResource } from "../src/runtime/cri/config.js";
 import { type BerthKubelet, startBerthKubelet } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { berthOk } from "./support/berth-cli.js";
-import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
+import { type CriRuntime, criRuntimes, runtimeForSuite } from "./support/cri-runtimes.js";
 import { until } from "./support/kubelet-scenario.js";
 
 /** The parts of `berth explain -o json` this test reads. */
@@ -73,27 +72,17 @@ for (const runtime of runtimes) explainScenario(runtime.name, runtime.start);
 
 function explainScenario(name: string, start: () => Promise<CriRuntime>): void {
   describe(`berth explain predicts berth kubelet on ${name}`, () => {
-    let target: CriRuntime | undefined;
-    let conn: CriConnection | undefined;
-    let cri: RuntimeServiceClient;
     let kubelet: BerthKubelet | undefined;
-
-    before(async () => {
-      target = await start();
-      conn = dialCri(target.endpoint);
-      cri = newRemoteRuntimeService(conn);
-      kubelet = await startBerthKubelet({ runtimeEndpoint: target.endpoint, nodeName: "explain-node" });
+    const rt = runtimeForSuite(name, start, {
+      beforeStop: async () => {
+        if (!kubelet) return;
+        await takeDown(kubelet, rt.cri).catch(() => undefined);
+        await kubelet.stop().catch(() => undefined);
+      },
     });
 
-    after(async () => {
-      if (kubelet) {
-        await takeDown(kubelet, cri).catch(() => undefined);
-        await kubelet.stop().catch(() => undefined);
-      }
-      conn?.close();
-      const left = await target?.shutdown();
-      await target?.dispose();
-      assert.deepEqual(left, [], `${name} left things behind`);
+    before(async () => {
+      kubelet = await startBerthKubelet({ runtimeEndpoint: rt.target.endpoint, nodeName: "explain-node" });
     });
 
     it("the container, pod and QoS cgroups are what explain said", { timeout: 120_000 }, async () => {
@@ -132,7 +121,7 @@ function explainScenario(name: string, start: () => Promise<CriRuntime>): void {
         for (const [file, e] of Object.entries(explained)) {
           const uid = e.podSandboxConfig.metadata.uid;
           const containerId = await until(`${file}: container running`, 60_000, async () => {
-            const { containers } = await cri.listContainers({
+            const { containers } = await rt.cri.listContainers({
               filter: { labelSelector: { "io.kubernetes.pod.uid": uid } },
             });
             // The first instance, which explain describes (restart count 0).
@@ -143,7 +132,7 @@ function explainScenario(name: string, start: () => Promise<CriRuntime>): void {
 
           // The sandbox and container the runtime holds are the ones explain described.
           const [sandbox] = (
-            await cri.listPodSandbox({ filter: { labelSelector: { "io.kubernetes.pod.uid": uid } } })
+            await rt.cri.listPodSandbox({ filter: { labelSelector: { "io.kubernetes.pod.uid": uid } } })
           ).items;
           assert.deepEqual(
             {
@@ -163,7 +152,7 @@ function explainScenario(name: string, start: () => Promise<CriRuntime>): void {
           );
           const predicted = e.containers[0];
           assert.ok(predicted, `${file}: explain gave no container`);
-          const status = (await cri.containerStatus({ containerId })).status;
+          const status = (await rt.cri.containerStatus({ containerId })).status;
           assert.deepEqual(status?.labels, predicted.config.labels, `${file}: container labels`);
           assert.deepEqual(
             status?.annotations,
@@ -173,7 +162,7 @@ function explainScenario(name: string, start: () => Promise<CriRuntime>): void {
 
           // Inside the container: its own cgroup files, its OOM score, and its cgroup under the pod's.
           const exec = async (cmd: string[]) => {
-            const r = await cri.execSync({ containerId, cmd, timeout: 10n });
+            const r = await rt.cri.execSync({ containerId, cmd, timeout: 10n });
             assert.equal(r.exitCode, 0, `${file}: ${cmd.join(" ")}: ${Buffer.from(r.stderr).toString()}`);
             return Buffer.from(r.stdout).toString().trim();
           };
@@ -185,7 +174,7 @@ function explainScenario(name: string, start: () => Promise<CriRuntime>): void {
             const got = await exec(["cat", join(cgroupMount, subsystemOf(f), f)]);
             assert.equal(got, readBack(f, want), `${file}: ${f} inside the container`);
           }
-          const floor = target ? await oomScoreAdjFloor(target) : undefined;
+          const floor = await oomScoreAdjFloor(rt.target);
           const asked = Number(predicted.config.linux.resources.oomScoreAdj);
           assert.equal(
             Number(await exec(["cat", "/proc/1/oom_score_adj"])),
@@ -215,7 +204,7 @@ function explainScenario(name: string, start: () => Promise<CriRuntime>): void {
         throw new Error(`${(err as Error).message}\n--- kubelet log ---\n${k.logTail(20)}`, { cause: err });
       }
 
-      await takeDown(k, cri);
+      await takeDown(k, rt.cri);
       // The kubelet removes a terminated pod's cgroup in its own time (syncTerminatedPod runs
       // after the runtime has stopped everything): wait for it, then nothing may be left.
       const left = await until("the kubelet's cleanup", 15_000, async () => {

@@ -11,13 +11,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { ContainerState } from "../src/cri/gen/runtime/v1/api_pb.js";
-import { type ImageServiceClient, newRemoteImageService } from "../src/cri/remote-image.js";
-import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
-import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import { buildLayeredImage } from "../src/testenv/images.js";
 import { type BerthKubelet, startBerthKubelet } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
-import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
+import { type CriRuntime, criRuntimes, runtimeForSuite } from "./support/cri-runtimes.js";
 import { takeDown, until, withKubelet, withKubeletLog } from "./support/kubelet-scenario.js";
 
 const ns = "default";
@@ -45,28 +42,33 @@ for (const runtime of criRuntimes(() => reg)) gcScenarios(runtime.name, runtime.
 
 function gcScenarios(name: string, start: () => Promise<CriRuntime>): void {
   describe(`berth kubelet garbage collection on ${name}`, () => {
-    let target: CriRuntime | undefined;
-    let conn: CriConnection | undefined;
-    let cri: RuntimeServiceClient;
-    let images: ImageServiceClient;
     let k: BerthKubelet | undefined;
     let thresholds: { high: number; low: number; usage: number };
+    const rt = runtimeForSuite(name, start, {
+      // Everything goes through the kubelet: deleted, then collected until the runtime has nothing.
+      beforeStop: async () => {
+        if (!k) return;
+        await withKubelet(rt.cri, k, async (k) => {
+          await takeDown(k, rt.cri);
+          await until("the runtime still has pods", 30_000, async () => {
+            const sandboxes = (await rt.cri.listPodSandbox({})).items.length;
+            return sandboxes === 0 && (await rt.cri.listContainers({})).containers.length === 0;
+          });
+        });
+      },
+    });
 
     before(async () => {
-      target = await start();
-      conn = dialCri(target.endpoint);
-      cri = newRemoteRuntimeService(conn);
-      images = newRemoteImageService(conn);
       // The usage image GC computes: 100 - available/capacity of the filesystem holding the
       // runtime's image filesystem, in whole percent. The high threshold sits below it, so every
       // collection finds the node over it.
-      const mountpoint = (await images.imageFsInfo({})).imageFilesystems[0]?.fsId?.mountpoint ?? "";
+      const mountpoint = (await rt.images.imageFsInfo({})).imageFilesystems[0]?.fsId?.mountpoint ?? "";
       const fs = await statfs(mountpoint);
       const usage = 100 - Math.trunc((fs.bavail * 100) / fs.blocks);
       const high = Math.max(usage - 5, 1);
       thresholds = { high, low: high - 1, usage };
       k = await startBerthKubelet({
-        runtimeEndpoint: target.endpoint,
+        runtimeEndpoint: rt.target.endpoint,
         configOverrides: {
           imageGCHighThresholdPercent: thresholds.high,
           imageGCLowThresholdPercent: thresholds.low,
@@ -83,32 +85,12 @@ function gcScenarios(name: string, start: () => Promise<CriRuntime>): void {
       });
     });
 
-    after(async () => {
-      try {
-        // Everything goes through the kubelet: deleted, then collected until the runtime has nothing.
-        if (k) {
-          await withKubelet(cri, k, async (k) => {
-            await takeDown(k, cri);
-            await until("the runtime still has pods", 30_000, async () => {
-              const sandboxes = (await cri.listPodSandbox({})).items.length;
-              return sandboxes === 0 && (await cri.listContainers({})).containers.length === 0;
-            });
-          });
-        }
-      } finally {
-        conn?.close();
-        const left = await target?.shutdown();
-        await target?.dispose();
-        assert.deepEqual(left, [], `${name} left things behind`);
-      }
-    });
-
     const kubelet = (): BerthKubelet => {
       assert.ok(k, "the kubelet is running");
       return k;
     };
 
-    const imageID = async (ref: string) => (await images.imageStatus({ image: { image: ref } })).image?.id;
+    const imageID = async (ref: string) => (await rt.images.imageStatus({ image: { image: ref } })).image?.id;
 
     // First in the file: the runtime has no image yet, so none is dated "seen long ago" at start.
     it("removes an unused image above the high threshold, never one in use or the sandbox image", {
@@ -118,7 +100,7 @@ function gcScenarios(name: string, start: () => Promise<CriRuntime>): void {
         t.diagnostic(`image fs usage ${thresholds.usage}%: high ${thresholds.high}%, low ${thresholds.low}%`);
         await k.apply(podOf("user", "exec sleep 3600", "Always"));
         await k.waitFor(ns, "user", (p) => cstatus(p)?.state?.running !== undefined, 30_000);
-        await images.pullImage({ image: { image: unusedRef } });
+        await rt.images.pullImage({ image: { image: unusedRef } });
         const unusedID = await imageID(unusedRef);
         assert.ok(unusedID, "the unused image was pulled");
         const pulled = Date.now();
@@ -132,7 +114,7 @@ function gcScenarios(name: string, start: () => Promise<CriRuntime>): void {
         // Not before the minimum age: the first collection to see it dates it then.
         assert.ok(tookMs >= 9_000, `removed ${tookMs} ms after the pull, before imageMinimumGCAge`);
         assert.ok(
-          !(await images.listImages({})).images.some((i) => i.id === unusedID),
+          !(await rt.images.listImages({})).images.some((i) => i.id === unusedID),
           "gone from ListImages",
         );
         // Collections kept running over the threshold: the images in use stayed through all of them.
@@ -157,7 +139,7 @@ function gcScenarios(name: string, start: () => Promise<CriRuntime>): void {
         const uid = created?.metadata?.uid ?? "";
         const logDir = join(k.dir, "logs", `${ns}_crash_${uid}`);
         const instances = async () => {
-          const { containers } = await cri.listContainers({
+          const { containers } = await rt.cri.listContainers({
             filter: { labelSelector: { "io.kubernetes.pod.uid": uid } },
           });
           return containers.map((c) => ({ attempt: c.metadata?.attempt ?? 0, state: c.state }));
@@ -180,7 +162,7 @@ function gcScenarios(name: string, start: () => Promise<CriRuntime>): void {
         );
         // Their logs went with them: only the kept instance's log file is left.
         assert.deepEqual(await readdir(join(logDir, "c")), [`${kept.attempt}.log`]);
-        const sandboxes = await cri.listPodSandbox({
+        const sandboxes = await rt.cri.listPodSandbox({
           filter: { labelSelector: { "io.kubernetes.pod.uid": uid } },
         });
         assert.equal(sandboxes.items.length, 1, "the pod's one sandbox stays");
@@ -192,7 +174,7 @@ function gcScenarios(name: string, start: () => Promise<CriRuntime>): void {
           async () => `still in the runtime: ${JSON.stringify(await instances())}`,
           20_000,
           async () => {
-            const left = await cri.listPodSandbox({
+            const left = await rt.cri.listPodSandbox({
               filter: { labelSelector: { "io.kubernetes.pod.uid": uid } },
             });
             return left.items.length === 0 && (await instances()).length === 0;

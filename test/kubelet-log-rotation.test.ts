@@ -12,13 +12,11 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gunzipSync } from "node:zlib";
 import type { Pod } from "kubernetes-types/core/v1.js";
-import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
-import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import { parseCRILog } from "../src/kubelet/kuberuntime/logs.js";
 import { getAllLogs } from "../src/kubelet/logs/container-log-manager.js";
 import type { BerthKubelet } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
-import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
+import { type CriRuntime, criRuntimes, runtimeForSuite } from "./support/cri-runtimes.js";
 import { withKubelet } from "./support/kubelet-scenario.js";
 
 const ns = "default";
@@ -55,22 +53,7 @@ interface Snapshot {
 
 function rotationScenario(name: string, start: () => Promise<CriRuntime>): void {
   describe(`container log rotation on ${name}`, () => {
-    let target: CriRuntime | undefined;
-    let conn: CriConnection | undefined;
-    let cri: RuntimeServiceClient;
-
-    before(async () => {
-      target = await start();
-      conn = dialCri(target.endpoint);
-      cri = newRemoteRuntimeService(conn);
-    });
-
-    after(async () => {
-      conn?.close();
-      const left = await target?.shutdown();
-      await target?.dispose();
-      assert.deepEqual(left, [], `${name} left things behind`);
-    });
+    const rt = runtimeForSuite(name, start);
 
     it("rotates, compresses and trims the log with no line lost", { timeout: 90_000 }, async () => {
       const configOverrides = {
@@ -78,7 +61,7 @@ function rotationScenario(name: string, start: () => Promise<CriRuntime>): void 
         containerLogMaxFiles: maxFiles,
         containerLogMonitorInterval: "3s",
       };
-      await withKubelet(cri, { runtimeEndpoint: target?.endpoint ?? "", configOverrides }, scenario);
+      await withKubelet(rt.cri, { runtimeEndpoint: rt.target.endpoint, configOverrides }, scenario);
     });
 
     const scenario = async (k: BerthKubelet) => {
@@ -91,9 +74,10 @@ function rotationScenario(name: string, start: () => Promise<CriRuntime>): void 
       );
       const uid = running?.metadata?.uid ?? pod.metadata?.uid ?? "";
       const [container] = (
-        await cri.listContainers({ filter: { labelSelector: { "io.kubernetes.pod.uid": uid } } })
+        await rt.cri.listContainers({ filter: { labelSelector: { "io.kubernetes.pod.uid": uid } } })
       ).containers;
-      const logPath = (await cri.containerStatus({ containerId: container?.id ?? "" })).status?.logPath ?? "";
+      const logPath =
+        (await rt.cri.containerStatus({ containerId: container?.id ?? "" })).status?.logPath ?? "";
       assert.ok(logPath.startsWith(k.dir), `log path ${logPath} under the kubelet's podLogsDir`);
 
       // Three rotations: the first makes a rotated file, the second compresses it, the third

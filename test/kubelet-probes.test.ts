@@ -11,12 +11,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Container, Event, Pod, PodCondition, Probe } from "kubernetes-types/core/v1.js";
 import { KubeletClient } from "../src/cli/kubelet-client.js";
 import { ContainerState } from "../src/cri/gen/runtime/v1/api_pb.js";
-import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
-import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import { type BerthKubelet, startBerthKubelet } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
 import { berthOk } from "./support/berth-cli.js";
-import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
+import { type CriRuntime, criRuntimes, runtimeForSuite } from "./support/cri-runtimes.js";
 import { shellContainer, withKubelet } from "./support/kubelet-scenario.js";
 
 const ns = "default";
@@ -43,10 +41,13 @@ for (const runtime of criRuntimes(() => reg)) probeScenarios(runtime.name, runti
 
 function probeScenarios(name: string, start: () => Promise<CriRuntime>): void {
   describe(`probes on ${name}`, () => {
-    let target: CriRuntime | undefined;
-    let conn: CriConnection | undefined;
-    let cri: RuntimeServiceClient;
     let k: BerthKubelet | undefined;
+    // The tests are the scenario: what is left afterwards is taking it down and checking for leftovers.
+    const rt = runtimeForSuite(name, start, {
+      beforeStop: async () => {
+        if (k) await withKubelet(rt.cri, k, async () => {}, { takeDownMs: 60_000 });
+      },
+    });
 
     const kubelet = (): BerthKubelet => {
       assert.ok(k, "the kubelet is running");
@@ -65,7 +66,7 @@ function probeScenarios(name: string, start: () => Promise<CriRuntime>): void {
       );
     /** The runtime's instances of one container of the pod, first attempt first. */
     const instances = async (pod: Pod | undefined, container: string) => {
-      const { containers } = await cri.listContainers({
+      const { containers } = await rt.cri.listContainers({
         filter: {
           labelSelector: {
             "io.kubernetes.pod.uid": pod?.metadata?.uid ?? "",
@@ -75,7 +76,7 @@ function probeScenarios(name: string, start: () => Promise<CriRuntime>): void {
       });
       const out = [];
       for (const c of containers) {
-        const s = (await cri.containerStatus({ containerId: c.id })).status;
+        const s = (await rt.cri.containerStatus({ containerId: c.id })).status;
         if (s) out.push(s);
       }
       return out.sort((a, b) => (a.metadata?.attempt ?? 0) - (b.metadata?.attempt ?? 0));
@@ -85,25 +86,10 @@ function probeScenarios(name: string, start: () => Promise<CriRuntime>): void {
     let heldStarted: Promise<{ started: boolean; ready: boolean }[]>;
 
     before(async () => {
-      target = await start();
-      conn = dialCri(target.endpoint);
-      cri = newRemoteRuntimeService(conn);
-      k = await startBerthKubelet({ runtimeEndpoint: target.endpoint });
+      k = await startBerthKubelet({ runtimeEndpoint: rt.target.endpoint });
       // All three at once: their probes run side by side.
       for (const pod of [livenessPod(), readinessPod(), startupPod()]) await k.apply(pod);
       heldStarted = watchStarted(k, "startup", "held");
-    });
-
-    after(async () => {
-      try {
-        // The tests above were the scenario: what is left is taking it down and checking for leftovers.
-        if (k) await withKubelet(cri, k, async () => {}, { takeDownMs: 60_000 });
-      } finally {
-        conn?.close();
-        const left = await target?.shutdown();
-        await target?.dispose();
-        assert.deepEqual(left, [], `${name} left things behind`);
-      }
     });
 
     it("restarts a container whose liveness probe fails: exec, httpGet, tcpSocket, exec timeout", {
@@ -184,7 +170,7 @@ function probeScenarios(name: string, start: () => Promise<CriRuntime>): void {
       const [app] = await instances(pod, "app");
       assert.ok(app, "the app container in the runtime");
       const exec = async (...cmd: string[]) => {
-        const r = await cri.execSync({ containerId: app.id, cmd, timeout: 10n });
+        const r = await rt.cri.execSync({ containerId: app.id, cmd, timeout: 10n });
         assert.equal(r.exitCode, 0, `${cmd.join(" ")}: ${Buffer.from(r.stderr).toString()}`);
       };
       for (let round = 0; round < 2; round++) {

@@ -7,12 +7,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Pod, PodList } from "kubernetes-types/core/v1.js";
-import { newRemoteRuntimeService, type RuntimeServiceClient } from "../src/cri/remote-runtime.js";
-import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import type { PodStats, Summary } from "../src/kubelet/stats/types.js";
 import type { BerthKubelet } from "../src/testenv/kubelet.js";
 import { type RegistryWithTestImages, startRegistryWithTestImages } from "../src/testenv/registry.js";
-import { type CriRuntime, criRuntimes } from "./support/cri-runtimes.js";
+import { type CriRuntime, criRuntimes, runtimeForSuite } from "./support/cri-runtimes.js";
 import { until, withKubelet } from "./support/kubelet-scenario.js";
 
 const ns = "default";
@@ -31,27 +29,12 @@ for (const runtime of criRuntimes(() => reg)) serverScenario(runtime.name, runti
 
 function serverScenario(name: string, start: () => Promise<CriRuntime>): void {
   describe(`the kubelet's HTTP endpoints on ${name}`, () => {
-    let target: CriRuntime | undefined;
-    let conn: CriConnection | undefined;
-    let cri: RuntimeServiceClient;
-
-    before(async () => {
-      target = await start();
-      conn = dialCri(target.endpoint);
-      cri = newRemoteRuntimeService(conn);
-    });
-
-    after(async () => {
-      conn?.close();
-      const left = await target?.shutdown();
-      await target?.dispose();
-      assert.deepEqual(left, [], `${name} left things behind`);
-    });
+    const rt = runtimeForSuite(name, start);
 
     it("serves /healthz, /pods, /metrics and /stats/summary for a running pod", {
       timeout: 60_000,
     }, async () => {
-      await withKubelet(cri, { runtimeEndpoint: target?.endpoint ?? "", logLevel: "info" }, scenario);
+      await withKubelet(rt.cri, { runtimeEndpoint: rt.target.endpoint, logLevel: "info" }, scenario);
     });
 
     const scenario = async (k: BerthKubelet) => {

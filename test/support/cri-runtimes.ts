@@ -2,6 +2,10 @@
 // every test file: Debian's containerd 1.6.20 and berth runtime, both pulling from the given
 // registry with its pause image as the sandbox image.
 import assert from "node:assert/strict";
+import { after, before } from "node:test";
+import { type ImageServiceClient, newRemoteImageService } from "../../src/cri/remote-image.js";
+import { newRemoteRuntimeService, type RuntimeServiceClient } from "../../src/cri/remote-runtime.js";
+import { type CriConnection, dialCri } from "../../src/cri/transport.js";
 import { berthLeftovers, startBerthRuntime } from "../../src/testenv/berth-runtime.js";
 import { startContainerd } from "../../src/testenv/containerd/containerd.js";
 import type { Leftover } from "../../src/testenv/containerd/leftovers.js";
@@ -67,4 +71,62 @@ export function criRuntimes(reg: () => RegistryWithTestImages): CriRuntimeStarte
       },
     },
   ];
+}
+
+/** A suite's runtime and its CRI clients, there once the suite's first before hook has run. */
+export interface SuiteRuntime {
+  readonly target: CriRuntime;
+  readonly cri: RuntimeServiceClient;
+  readonly images: ImageServiceClient;
+}
+
+/**
+ * Starts the runtime in a before hook of the calling suite (hooks the suite registers later run
+ * after it) and, after the suite's tests, runs `beforeStop` (what the suite ran on it is taken
+ * down there), closes the connection, stops the runtime and asserts it left nothing.
+ */
+export function runtimeForSuite(
+  name: string,
+  start: () => Promise<CriRuntime>,
+  hooks: { beforeStop?: () => Promise<void> } = {},
+): SuiteRuntime {
+  let started: {
+    target: CriRuntime;
+    conn: CriConnection;
+    cri: RuntimeServiceClient;
+    images: ImageServiceClient;
+  };
+  let target: CriRuntime | undefined;
+  let conn: CriConnection | undefined;
+  before(async () => {
+    target = await start();
+    conn = dialCri(target.endpoint);
+    started = {
+      target,
+      conn,
+      cri: newRemoteRuntimeService(conn),
+      images: newRemoteImageService(conn),
+    };
+  });
+  after(async () => {
+    try {
+      if (started) await hooks.beforeStop?.();
+    } finally {
+      conn?.close();
+      const left = await target?.shutdown();
+      await target?.dispose();
+      assert.deepEqual(left, [], `${name} left things behind`);
+    }
+  });
+  return {
+    get target() {
+      return started.target;
+    },
+    get cri() {
+      return started.cri;
+    },
+    get images() {
+      return started.images;
+    },
+  };
 }
