@@ -262,6 +262,45 @@ test("symlinks in parent paths are followed as if the snapshot were the root", a
   assert.equal(await readFile(join(root, "d/inside"), "utf8"), "x");
 });
 
+test("entries that replace, merge and link to earlier ones of the same layer apply alike into an empty or a used directory", async () => {
+  const entries: LayerEntry[] = [
+    { name: "x", body: "first" },
+    { name: "x", body: "second" },
+    { name: "d/", type: "directory" },
+    { name: "d/f", body: "in d" },
+    { name: "d/", type: "directory", mode: 0o700 },
+    { name: "link-to-f", type: "link", linkname: "d/f" },
+    { name: "e/", type: "directory" },
+    { name: "e/g", body: "in e" },
+    { name: "e", body: "e is a file now" },
+    { name: "made/by/mkparent/h", body: "h" },
+  ];
+  const used = join(dir, "used");
+  await mkdir(join(used, "e"), { recursive: true });
+  await apply(root, entries);
+  await apply(used, entries);
+  for (const into of [root, used]) {
+    assert.equal(await readFile(join(into, "x"), "utf8"), "second");
+    assert.equal(await readFile(join(into, "d/f"), "utf8"), "in d");
+    assert.equal((await stat(join(into, "d"))).mode & 0o777, 0o700);
+    assert.equal((await stat(join(into, "link-to-f"))).ino, (await stat(join(into, "d/f"))).ino);
+    assert.equal(await readFile(join(into, "e"), "utf8"), "e is a file now");
+    assert.equal(await readFile(join(into, "made/by/mkparent/h"), "utf8"), "h");
+  }
+  // A hardlink to what a later entry of the layer removed has nothing to link to.
+  const again = join(dir, "again");
+  await mkdir(again);
+  await assert.rejects(
+    apply(again, [
+      { name: "e/", type: "directory" },
+      { name: "e/g", body: "in e" },
+      { name: "e", body: "file" },
+      { name: "g", type: "link", linkname: "e/g" },
+    ]),
+    /hardlink target "e\/g"/,
+  );
+});
+
 test("the diffID is the sha256 of the whole uncompressed stream, trailing padding included", async () => {
   const tar = Buffer.concat([await buildLayer([{ name: "f", body: "data" }]), Buffer.alloc(4096)]);
   const result = await applyLayer(root, Readable.from([tar.subarray(0, 700), tar.subarray(700)]), { log });

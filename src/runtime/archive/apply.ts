@@ -22,6 +22,7 @@ import {
   lutimesSync,
   mkdirSync,
   openSync,
+  readdirSync,
   rmSync,
   type Stats,
   statSync,
@@ -80,9 +81,10 @@ export async function applyLayer(
       yield chunk;
     }
   })();
-  const applier = new LayerApplier(resolve(dir), opts);
+  let applier: LayerApplier;
   try {
     if (!statSync(dir).isDirectory()) throw invalidArgument("not a directory");
+    applier = new LayerApplier(resolve(dir), opts, readdirSync(dir).length === 0);
     for await (const { header, body } of readTar(source)) {
       try {
         await applier.apply(header, body);
@@ -106,11 +108,19 @@ class LayerApplier {
   private readonly dirs: { rel: string[]; hdr: TarHeader }[] = [];
   /** A whiteout made by mknod(1) per owner, which later whiteouts of that owner link to. */
   private readonly whiteouts = new Map<string, string>();
+  /**
+   * Applying into an empty directory, every path this layer made (by real path from the root):
+   * any other path does not exist, which spares a stat per entry. Undefined otherwise.
+   */
+  private readonly made: Set<string> | undefined;
 
   constructor(
     private readonly root: string,
     private readonly opts: ApplyOptions,
-  ) {}
+    intoEmptyDir: boolean,
+  ) {
+    if (intoEmptyDir) this.made = new Set();
+  }
 
   async apply(hdr: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
     const parts = cleanEntryName(hdr.name);
@@ -129,13 +139,14 @@ class LayerApplier {
 
     const rel = [...parent, base];
     const path = join(this.root, ...rel);
-    const existing = lstatOrUndefined(path);
+    const existing = this.lstatIfMade(rel, path);
     // Only a directory over a directory merges; anything else replaces what was there.
     const merge = existing?.isDirectory() === true && hdr.typeflag === TypeFlag.Dir;
     if (existing && !merge) {
       rmSync(path, { recursive: true, force: true });
       this.parentCache.clear();
     }
+    this.made?.add(rel.join("/"));
     await this.createTarFile(hdr, path, merge, body, linkTarget);
     if (hdr.typeflag === TypeFlag.Dir) this.dirs.push({ rel, hdr });
   }
@@ -202,6 +213,7 @@ class LayerApplier {
       throw invalidArgument(`invalid whiteout name "${base}"`);
     }
     const path = join(dir, original);
+    this.made?.add([...parent, original].join("/"));
     // Linking costs a system call where mknod costs a process, and overlayfs shares its own
     // whiteouts the same way. What is linked to must still be such a node with this owner:
     // a later entry may have replaced it.
@@ -243,8 +255,10 @@ class LayerApplier {
       const parts = cleanEntryName(linkname);
       const last = parts.at(-1);
       if (last === undefined) throw invalidArgument("cannot link to the root");
-      const path = join(this.root, ...resolveInRoot(this.root, parts.slice(0, -1)), last);
-      if (!lstatOrUndefined(path)) throw invalidArgument("no such file in the layer");
+      const dir = parts.slice(0, -1);
+      const rel = [...(this.parentCache.get(dir.join("/")) ?? resolveInRoot(this.root, dir)), last];
+      const path = join(this.root, ...rel);
+      if (!this.lstatIfMade(rel, path)) throw invalidArgument("no such file in the layer");
       return path;
     } catch (err) {
       throw wrap(err, `hardlink target "${linkname}"`);
@@ -260,14 +274,21 @@ class LayerApplier {
     for (let i = 1; i <= real.length; i++) {
       const rel = real.slice(0, i);
       const path = join(this.root, ...rel);
-      const st = lstatOrUndefined(path);
+      const st = this.lstatIfMade(rel, path);
       if (st?.isDirectory()) continue;
       if (st) throw invalidArgument(`parent "${rel.join("/")}" is not a directory`);
+      this.made?.add(rel.join("/"));
       mkdirSync(path, 0o755);
       this.copyDirInfo(rel, path);
     }
     this.parentCache.set(key, real);
     return real;
+  }
+
+  /** lstat of `path` (at `rel` from the root), skipped when the layer cannot have made it. */
+  private lstatIfMade(rel: string[], path: string): Stats | undefined {
+    if (this.made && !this.made.has(rel.join("/"))) return undefined;
+    return lstatOrUndefined(path);
   }
 
   /** Gives a directory made for a parent the metadata it has in the nearest lower layer. */

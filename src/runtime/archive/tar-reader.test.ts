@@ -53,6 +53,11 @@ test("parseNumeric reads octal and base-256 fields", () => {
     if (want instanceof RegExp) assert.throws(() => parseNumeric(input), want, name);
     else assert.equal(parseNumeric(input), want, name);
   }
+  // A field read in place within its header: only its own bytes count.
+  const header = Buffer.from("name\u0000\u0000 0644 7777\u0000");
+  assert.equal(parseNumeric(header, 6, 11), 0o644);
+  assert.equal(parseNumeric(header, 12, 14), 0o77);
+  assert.throws(() => parseNumeric(header, 6, 16), /bad octal number "0644 7777"/);
 });
 
 test("parsePAX keeps values as bytes and refuses malformed records", () => {

@@ -119,16 +119,17 @@ async function readHeader(r: ByteReader): Promise<TarHeader | undefined> {
     if (block.length === 0 || isZero(block)) return undefined;
     throw invalidArgument("invalid tar header: a zero block followed by data");
   }
-  const stored = parseOctal(block.subarray(148, 156));
+  // Fields are read in place: a layer has thousands of headers, and a view per field would
+  // be an allocation each.
+  const stored = parseOctal(block, 148, 156);
   const [unsigned, signed] = checksums(block);
   if (stored !== unsigned && stored !== signed) throw invalidArgument("invalid tar header: bad checksum");
 
-  const magic = block.subarray(257, 263).toString("latin1");
-  const ustar = magic === "ustar\0" && block.subarray(263, 265).toString("latin1") === "00";
-  let name = cString(block.subarray(0, 100));
+  const ustar = block.toString("latin1", 257, 265) === "ustar\x0000";
+  let name = cString(block, 0, 100);
   // GNU headers keep times, not a name prefix, in that field.
   if (ustar) {
-    const prefix = cString(block.subarray(345, 500));
+    const prefix = cString(block, 345, 500);
     if (prefix !== "") name = `${prefix}/${name}`;
   }
   let typeflag = String.fromCharCode(block[156] as number);
@@ -136,14 +137,14 @@ async function readHeader(r: ByteReader): Promise<TarHeader | undefined> {
   return {
     typeflag,
     name,
-    linkname: cString(block.subarray(157, 257)),
-    mode: parseNumeric(block.subarray(100, 108)) & 0o7777,
-    uid: parseNumeric(block.subarray(108, 116)),
-    gid: parseNumeric(block.subarray(116, 124)),
-    size: parseNumeric(block.subarray(124, 136)),
-    mtime: parseNumeric(block.subarray(136, 148)),
-    devmajor: parseNumeric(block.subarray(329, 337)),
-    devminor: parseNumeric(block.subarray(337, 345)),
+    linkname: cString(block, 157, 257),
+    mode: parseNumeric(block, 100, 108) & 0o7777,
+    uid: parseNumeric(block, 108, 116),
+    gid: parseNumeric(block, 116, 124),
+    size: parseNumeric(block, 124, 136),
+    mtime: parseNumeric(block, 136, 148),
+    devmajor: parseNumeric(block, 329, 337),
+    devminor: parseNumeric(block, 337, 345),
     xattrs: new Map(),
   };
 }
@@ -160,35 +161,49 @@ function checksums(block: Buffer): [number, number] {
 }
 
 function isZero(block: Buffer): boolean {
-  for (const b of block) if (b !== 0) return false;
+  for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
   return true;
 }
 
-/** Bytes up to the first NUL, as UTF-8. */
-export function cString(b: Buffer): string {
-  const nul = b.indexOf(0);
-  return b.subarray(0, nul === -1 ? b.length : nul).toString("utf8");
+/** The end of the C string in b[start, end): its first NUL, or end. */
+function cStringEnd(b: Buffer, start: number, end: number): number {
+  const nul = b.indexOf(0, start);
+  return nul === -1 || nul > end ? end : nul;
 }
 
-/** Base-256 when the high bit is set (GNU, for values octal cannot hold), else octal. */
-export function parseNumeric(b: Buffer): number {
-  if (b.length > 0 && ((b[0] as number) & 0x80) !== 0) {
-    if (((b[0] as number) & 0x40) !== 0) throw invalidArgument("invalid tar header: negative number");
-    let x = 0n;
-    b.forEach((c, i) => {
-      x = (x << 8n) | BigInt(i === 0 ? c & 0x7f : c);
-    });
+/** The bytes of b[start, end) up to the first NUL, as UTF-8. */
+export function cString(b: Buffer, start = 0, end = b.length): string {
+  return b.toString("utf8", start, cStringEnd(b, start, end));
+}
+
+/** b[start, end): base-256 when the high bit is set (GNU, for values octal cannot hold), else octal. */
+export function parseNumeric(b: Buffer, start = 0, end = b.length): number {
+  const first = b[start] ?? 0;
+  if (end > start && (first & 0x80) !== 0) {
+    if ((first & 0x40) !== 0) throw invalidArgument("invalid tar header: negative number");
+    let x = BigInt(first & 0x7f);
+    for (let i = start + 1; i < end; i++) x = (x << 8n) | BigInt(b[i] as number);
     if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument("invalid tar header: number too large");
     return Number(x);
   }
-  return parseOctal(b);
+  return parseOctal(b, start, end);
 }
 
-function parseOctal(b: Buffer): number {
-  const s = cString(b).replace(/^[ \0]+|[ \0]+$/g, "");
-  if (s === "") return 0;
-  if (!/^[0-7]+$/.test(s)) throw invalidArgument(`invalid tar header: bad octal number "${s}"`);
-  return Number.parseInt(s, 8);
+/** An octal C string in b[start, end), spaces around it allowed; empty is 0. */
+function parseOctal(b: Buffer, start: number, end: number): number {
+  let i = start;
+  let j = cStringEnd(b, start, end);
+  while (i < j && b[i] === 0x20) i++;
+  while (j > i && b[j - 1] === 0x20) j--;
+  let x = 0;
+  for (let k = i; k < j; k++) {
+    const c = b[k] as number;
+    if (c < 0x30 || c > 0x37) {
+      throw invalidArgument(`invalid tar header: bad octal number "${b.toString("utf8", i, j)}"`);
+    }
+    x = x * 8 + (c - 0x30);
+  }
+  return x;
 }
 
 async function readSpecialFile(r: ByteReader, size: number): Promise<Buffer> {

@@ -173,21 +173,22 @@ class Pull {
       throw invalidArgument(`unsupported media type ${desc.mediaType} for ${desc.digest}`);
     }
     const manifest = parseManifest(desc, await this.fetchSmall(desc));
-    const imageConfig = parseImageConfig(manifest.config, await this.fetchSmall(manifest.config));
-    const diffIds = diffIdsOf(desc, manifest, imageConfig);
     for (const l of manifest.layers) this.req.tracker?.update(l, { state: "waiting" });
-    // Downloads run in parallel; unpacking follows them in layer order as each one lands.
+    // The config and the layers download together, as containerd's fetch handler dispatches a
+    // manifest's children; unpacking follows the layers in order as each one lands.
     const downloads = manifest.layers.map((l) => this.limit(() => this.fetch(l)));
     // A failure is seen where its layer is awaited; until then it must not count as unhandled.
     for (const d of downloads) d.catch(() => {});
+    let imageConfig: ImageConfig;
     let chainId: string;
     try {
+      imageConfig = parseImageConfig(manifest.config, await this.fetchSmall(manifest.config));
       chainId = await unpackImage(this.deps, {
         ns: this.req.ns,
         leaseId: this.leaseId,
         desc,
         manifest,
-        diffIds,
+        diffIds: diffIdsOf(desc, manifest, imageConfig),
         tracker: this.req.tracker,
         layerReady: (i) => downloads[i] as Promise<void>,
       });

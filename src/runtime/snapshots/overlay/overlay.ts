@@ -25,7 +25,7 @@ import {
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Database, Key } from "lmdb";
-import { diskUsage } from "../../../lib/disk-usage.js";
+import { diskUsageSync } from "../../../lib/disk-usage.js";
 import {
   alreadyExists,
   failedPrecondition,
@@ -124,15 +124,15 @@ export class OverlaySnapshotter implements Snapshotter {
     const rec = this.get(ns, key);
     if (rec.kind !== "Active") return rec.usage ?? { size: 0, inodes: 0 };
     try {
-      return await this.measure(rec.id);
+      return this.measure(rec.id);
     } catch (err) {
       throw wrap(err, `failed to measure snapshot "${key}"`);
     }
   }
 
-  private async measure(id: string): Promise<Usage> {
+  private measure(id: string): Usage {
     const path = this.upperPath(id);
-    const usage = await diskUsage(path);
+    const usage = diskUsageSync(path);
     if (!usage) throw notFound(`${path} does not exist`);
     return { size: usage.bytes, inodes: usage.inodes };
   }
@@ -158,7 +158,7 @@ export class OverlaySnapshotter implements Snapshotter {
     if (active.kind !== "Active") throw failedPrecondition(`snapshot "${key}" is not active`);
     let usage: Usage;
     try {
-      usage = await this.measure(active.id);
+      usage = this.measure(active.id);
     } catch (err) {
       throw wrap(err, `failed to commit snapshot "${key}" as "${name}": measure`);
     }
