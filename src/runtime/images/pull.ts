@@ -210,13 +210,13 @@ class Pull {
     const { content } = this.deps;
     // Leased before it is looked at or written, so that a collection running meanwhile (an
     // image removed, which shared it) keeps it until the labels do; as containerd's writer.
-    await this.lease({ type: "content", id: desc.digest });
+    // The ingest it would be written through is leased in the same transaction.
+    const ref = ingestRef(desc);
+    await this.lease({ type: "content", id: desc.digest }, { type: "ingests", id: ref });
     if (await hasContent(content, ns, desc.digest)) {
       tracker?.update(desc, { state: "exists", offset: desc.size });
       return;
     }
-    const ref = ingestRef(desc);
-    await this.lease({ type: "ingests", id: ref });
     const w = await this.openWriter(ref, desc);
     if (!w) {
       tracker?.update(desc, { state: "exists", offset: desc.size });
@@ -265,7 +265,7 @@ class Pull {
     }
   }
 
-  private lease(r: LeaseResource): Promise<void> {
-    return this.deps.leases.addResource(this.req.ns, this.leaseId, r);
+  private lease(...rs: LeaseResource[]): Promise<void> {
+    return this.deps.leases.addResource(this.req.ns, this.leaseId, ...rs);
   }
 }

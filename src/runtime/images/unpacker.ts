@@ -76,24 +76,24 @@ async function unpackOne(
   const { ns, tracker } = u;
   const { snapshotter, snapshotterName, content } = deps;
   const type = `snapshots/${snapshotterName}` as const;
-  // Leased before it is looked at, so that a collection running meanwhile keeps it.
-  await lease(deps, u, { type, id: chainId });
+  // Leased before it is looked at, so that a collection running meanwhile keeps it; with the
+  // key it would be made under, in the same transaction.
+  const key = `extract-${randomBytes(8).toString("hex")} ${chainId}`;
+  await lease(deps, u, { type, id: chainId }, { type, id: key });
   const exists = await snapshotter.stat(ns, chainId).then(
     () => true,
     (err) => (isNotFound(err) ? false : Promise.reject(err)),
   );
   if (!exists) {
     tracker?.update(layer, { state: "unpacking" });
-    const key = `extract-${randomBytes(8).toString("hex")} ${chainId}`;
-    await lease(deps, u, { type, id: key });
     await unpackLayer({ ns, snapshotter, content, log: deps.log }, { layer, diffId, chainId, parent, key });
   }
   await label(deps, ns, layer, { [LabelUncompressed]: diffId });
   tracker?.update(layer, { state: "unpacked", offset: layer.size });
 }
 
-function lease(deps: UnpackerDeps, u: UnpackImage, r: LeaseResource): Promise<void> {
-  return deps.leases.addResource(u.ns, u.leaseId, r);
+function lease(deps: UnpackerDeps, u: UnpackImage, ...rs: LeaseResource[]): Promise<void> {
+  return deps.leases.addResource(u.ns, u.leaseId, ...rs);
 }
 
 /** Sets the named labels of a blob, leaving its others alone. */

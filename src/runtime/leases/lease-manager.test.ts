@@ -29,11 +29,15 @@ afterEach(async () => {
 test("a lease holds resources until it is deleted; ids with a common prefix stay apart", async () => {
   const l1 = await leases.create(ns, { id: "l1", labels: { owner: "pull" } });
   await leases.create(ns, { id: "l10" });
-  await leases.addResource(ns, "l1", layer);
-  await leases.addResource(ns, "l1", ingest);
+  await leases.addResource(ns, "l1", layer, ingest);
   await leases.addResource(ns, "l1", snapshot);
   await leases.addResource(ns, "l1", layer);
   await leases.addResource(ns, "l10", { type: "ingests", id: "other" });
+  // Several at once go in together or not at all.
+  await assert.rejects(
+    leases.addResource(ns, "l10", { type: "ingests", id: "fine" }, { type: "content", id: "sha256:nope" }),
+    { kind: "InvalidArgument" },
+  );
 
   assert.deepEqual(l1.labels, { owner: "pull" });
   assert.deepEqual(

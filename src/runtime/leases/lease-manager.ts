@@ -58,11 +58,11 @@ export class MetadataLeaseManager implements LeaseManager {
     return this.db.listNamespace(this.leases, ns).map(({ key, value }) => ({ id: String(key[1]), ...value }));
   }
 
-  async addResource(ns: string, leaseId: string, r: LeaseResource): Promise<void> {
-    validateResource(r);
+  async addResource(ns: string, leaseId: string, ...rs: LeaseResource[]): Promise<void> {
+    for (const r of rs) validateResource(r);
     await this.db.transaction(() => {
       this.lease(ns, leaseId);
-      this.resources.put([ns, leaseId, r.type, r.id], true);
+      for (const r of rs) this.resources.put([ns, leaseId, r.type, r.id], true);
     });
   }
 

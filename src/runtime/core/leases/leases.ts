@@ -20,7 +20,8 @@ export interface LeaseManager {
   create(ns: string, opts: { id?: string; labels?: Record<string, string>; expireAt?: Date }): Promise<Lease>;
   delete(ns: string, id: string): Promise<void>;
   list(ns: string): Promise<Lease[]>;
-  addResource(ns: string, leaseId: string, r: LeaseResource): Promise<void>;
+  /** Adds the resources in one transaction. */
+  addResource(ns: string, leaseId: string, ...rs: LeaseResource[]): Promise<void>;
   deleteResource(ns: string, leaseId: string, r: LeaseResource): Promise<void>;
   listResources(ns: string, leaseId: string): Promise<LeaseResource[]>;
 }
