@@ -2,7 +2,7 @@
 // manifest to running containers, against the runtime's own time for the same pod, and what the
 // kubelet costs in memory and CPU with pods running:
 //
-//   npm run bench:kubelet [-- --rounds 3] [--pods 30] [--json]
+//   npm run bench:kubelet [-- --rounds 3] [--pods 30] [--json] [--node-args="<flags for the kubelet's node>"]
 //
 // The pod: busybox `sleep 3600` with requests of 10m CPU and 16Mi (Burstable), imagePullPolicy
 // IfNotPresent, the image pulled beforehand. Each round, for each runtime in alternating order:
@@ -72,8 +72,11 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "3" },
     pods: { type: "string", default: "30" },
     json: { type: "boolean", default: false },
+    "node-args": { type: "string", default: "" },
   },
 });
+/** Flags for the kubelet's node, e.g. --node-args="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const nodeArgs = args["node-args"].split(" ").filter(Boolean);
 const rounds = positiveFlag("rounds", args.rounds);
 const burstPods = positiveFlag("pods", args.pods);
 /** One-pod starts per path and round: more samples for the figure the overhead is most felt in. */
@@ -347,7 +350,12 @@ async function lastStartedAt(runtime: RuntimeServiceClient, ids: string[]): Prom
 
 /** A fresh kubelet on the runtime: a warm-up pod, then the timed starts, then it stops. */
 async function kubeletRound(e: Entry): Promise<void> {
-  const k = await startBerthKubelet({ runtimeEndpoint: e.contender.endpoint, logLevel: "info", nodeName });
+  const k = await startBerthKubelet({
+    runtimeEndpoint: e.contender.endpoint,
+    logLevel: "info",
+    nodeName,
+    nodeArgs,
+  });
   e.kubelet = k;
   await kubeletTrial(e, k, "api", 1);
   const s = e.samples;

@@ -100,13 +100,15 @@ export class ApiSource {
     }
   }
 
-  /** The pods, in one namespace or all, oldest first. */
-  list(namespace?: string): Pod[] {
+  /**
+   * The pods, in one namespace or all, oldest first: the stored objects themselves, to be read (the
+   * local API serializes them on every GET), never changed. A change stores a new object.
+   */
+  list(namespace?: string): readonly Pod[] {
     const key = (p: Pod) => `${p.metadata?.creationTimestamp}/${p.metadata?.namespace}/${p.metadata?.name}`;
     return [...this.pods.values()]
       .filter((p) => namespace === undefined || p.metadata?.namespace === namespace)
-      .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
-      .map((p) => structuredClone(p));
+      .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   }
 
   /** ResourceVersion of the collection: the latest change's. */
@@ -114,10 +116,11 @@ export class ApiSource {
     return String(this.resourceVersion);
   }
 
+  /** The stored pod, to be read only, as list's. */
   get(namespace: string, name: string): Pod {
     const pod = this.find(namespace, name);
     if (!pod) throw notFound(`pods ${JSON.stringify(name)} not found`);
-    return structuredClone(pod);
+    return pod;
   }
 
   /** POST: a new pod; its name must be free. */
@@ -287,7 +290,8 @@ export class ApiSource {
   }
 
   private send(): void {
-    this.opts.update({ op: "SET", pods: this.list(), source: ApiSourceName });
+    // PodConfig keeps and updates what it is sent: copies.
+    this.opts.update({ op: "SET", pods: this.list().map((p) => structuredClone(p)), source: ApiSourceName });
   }
 
   private file(uid: string): string {

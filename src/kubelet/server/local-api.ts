@@ -16,6 +16,7 @@ import { parseDocument } from "yaml";
 import { failedPrecondition, kindOf, messageOf } from "../../lib/errdefs.js";
 import type { Logger } from "../../lib/log.js";
 import { type ApiSource, InvalidPodError } from "../config/api-source.js";
+import { parseJsonObject } from "../config/common.js";
 import type { RecordedEvent } from "../events/event-recorder.js";
 
 export const DefaultLocalApiSocket = "/run/berth/kubelet.sock";
@@ -199,6 +200,8 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") throw failure(400, "BadRequest", "the request has no body");
+  const json = parseJsonObject(text);
+  if (json) return json;
   // JSON is YAML: one parser takes both, as the API server takes either content type.
   const doc = parseDocument(text, { version: "1.1", uniqueKeys: true });
   const e = doc.errors[0];
@@ -243,7 +246,7 @@ export async function serveLocalApi(opts: LocalApiOptions): Promise<LocalApiServ
     const r = route(url.pathname);
     if (!r) throw failure(404, "NotFound", "the server could not find the requested resource");
     const method = req.method ?? "GET";
-    const list = (pods: Pod[]) => ({
+    const list = (pods: readonly Pod[]) => ({
       kind: "PodList",
       apiVersion: "v1",
       metadata: { resourceVersion: source.listResourceVersion() },
