@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, type Stats } from "node:fs";
-import { chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat } from "node:fs/promises";
+import {
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -299,6 +310,43 @@ test("entries that replace, merge and link to earlier ones of the same layer app
     ]),
     /hardlink target "e\/g"/,
   );
+});
+
+test("a hardlink's header gives the shared inode its owner, mode and times, whether or not they change", async () => {
+  const later = new Date(layerTime.getTime() + 60_000);
+  await apply(root, [
+    { name: "tool", body: "#!/bin/sh\n", mode: 0o755 },
+    { name: "same", type: "link", linkname: "tool", mode: 0o755 },
+    { name: "tighter", type: "link", linkname: "tool", mode: 0o700, uid: 1000, gid: 1000, mtime: later },
+    { name: "again", type: "link", linkname: "same", mode: 0o700, uid: 1000, gid: 1000, mtime: later },
+    { name: "tool", type: "symlink", linkname: "tighter" },
+    { name: "to-symlink", type: "link", linkname: "tool", uid: 7, gid: 7 },
+  ]);
+  for (const name of ["same", "tighter", "again"]) {
+    const st = await lstat(join(root, name));
+    assert.deepEqual([st.nlink, st.mode & 0o7777, st.uid, st.gid], [3, 0o700, 1000, 1000], name);
+    assert.equal(st.mtimeMs, later.getTime(), name);
+  }
+  // The replaced path is a symlink now: a link to it gets its own header's owner.
+  const link = await lstat(join(root, "to-symlink"));
+  assert.deepEqual([link.isSymbolicLink(), link.uid, link.gid], [true, 7, 7]);
+});
+
+test("a hardlink to a symlink changes nothing the symlink points at, outside the snapshot", async () => {
+  const victim = join(sentinel, "victim");
+  await writeFile(victim, "host file", { mode: 0o600 });
+  const before = await stat(victim);
+  await apply(root, [
+    { name: "evil", type: "symlink", linkname: victim },
+    { name: "h", type: "link", linkname: "evil", mode: 0o6777, uid: 4242, gid: 4242, mtime: new Date(0) },
+  ]);
+  const after = await stat(victim);
+  assert.deepEqual(
+    [after.mode, after.uid, after.gid, after.mtimeMs],
+    [before.mode, before.uid, before.gid, before.mtimeMs],
+  );
+  const h = await lstat(join(root, "h"));
+  assert.deepEqual([h.isSymbolicLink(), h.uid, h.gid], [true, 4242, 4242]);
 });
 
 test("the diffID is the sha256 of the whole uncompressed stream, trailing padding included", async () => {

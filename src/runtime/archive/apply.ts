@@ -113,6 +113,12 @@ class LayerApplier {
    * any other path does not exist, which spares a stat per entry. Undefined otherwise.
    */
   private readonly made: Set<string> | undefined;
+  /**
+   * The owner, mode and times this apply gave each regular file's inode, one object shared by the
+   * paths linked to it: a hardlink whose header asks for what its inode has already (busybox's
+   * hundreds of applets) sets nothing again.
+   */
+  private readonly inodes = new Map<string, { meta: string }>();
 
   constructor(
     private readonly root: string,
@@ -133,7 +139,7 @@ class LayerApplier {
       return;
     }
     // A hardlink target is checked before anything of this entry is written.
-    const linkTarget = hdr.typeflag === TypeFlag.Link ? this.hardlinkTarget(hdr.linkname) : undefined;
+    const link = hdr.typeflag === TypeFlag.Link ? this.hardlinkTarget(hdr.linkname) : undefined;
     const parent = this.parentDir(parts.slice(0, -1));
     if (base.startsWith(whiteoutPrefix)) return this.whiteout(hdr, parent, base);
 
@@ -147,7 +153,7 @@ class LayerApplier {
       this.parentCache.clear();
     }
     this.made?.add(rel.join("/"));
-    await this.createTarFile(hdr, path, merge, body, linkTarget);
+    await this.createTarFile(hdr, path, merge, body, link);
     if (hdr.typeflag === TypeFlag.Dir) this.dirs.push({ rel, hdr });
   }
 
@@ -165,7 +171,7 @@ class LayerApplier {
     path: string,
     merge: boolean,
     body: AsyncIterable<Buffer>,
-    linkTarget: string | undefined,
+    link: HardlinkTarget | undefined,
   ): Promise<void> {
     switch (hdr.typeflag) {
       case TypeFlag.Dir:
@@ -186,7 +192,7 @@ class LayerApplier {
       case TypeFlag.Link:
         // Unlike GNU tar, containerd (and Docker) then give the shared inode the owner,
         // xattrs, mode and times of the link's own header, as below.
-        linkSync(linkTarget as string, path);
+        linkSync((link as HardlinkTarget).path, path);
         break;
       case TypeFlag.Symlink:
         symlinkSync(hdr.linkname, path);
@@ -194,11 +200,24 @@ class LayerApplier {
       default:
         throw invalidArgument(`unsupported tar entry type ${JSON.stringify(hdr.typeflag)}`);
     }
+    const meta = `${hdr.uid}:${hdr.gid}:${hdr.mode}:${atimeOf(hdr)}:${hdr.mtime}`;
+    const inode =
+      hdr.typeflag === TypeFlag.Reg || hdr.typeflag === TypeFlag.Cont
+        ? { meta: "" }
+        : hdr.typeflag === TypeFlag.Link
+          ? this.inodes.get((link as HardlinkTarget).path)
+          : undefined;
+    if (inode) this.inodes.set(path, inode);
+    else this.inodes.delete(path);
+    if (inode?.meta === meta && hdr.xattrs.size === 0) return;
     lchownSync(path, hdr.uid, hdr.gid);
     for (const [name, value] of hdr.xattrs) this.setXattr(path, name, value);
-    // chmod after chown, which clears setuid and setgid; symlinks have no mode of their own.
-    if (hdr.typeflag !== TypeFlag.Symlink) chmodSync(path, hdr.mode);
+    // chmod after chown, which clears setuid and setgid. Symlinks have no mode of their own, and
+    // chmod follows them: a hardlink to a symlink is not changed either (containerd's handleLChmod),
+    // or a layer could chmod what its symlink points at, outside the snapshot.
+    if (hdr.typeflag !== TypeFlag.Symlink && !link?.isSymlink) chmodSync(path, hdr.mode);
     if (hdr.typeflag !== TypeFlag.Dir) lutimesSync(path, atimeOf(hdr), hdr.mtime);
+    if (inode) inode.meta = meta;
   }
 
   /** OverlayConvertWhiteout: ".wh.<name>" becomes a 0:0 char device, ".wh..wh..opq" an opaque dir. */
@@ -214,6 +233,7 @@ class LayerApplier {
     }
     const path = join(dir, original);
     this.made?.add([...parent, original].join("/"));
+    this.inodes.delete(path);
     // Linking costs a system call where mknod costs a process, and overlayfs shares its own
     // whiteouts the same way. What is linked to must still be such a node with this owner:
     // a later entry may have replaced it.
@@ -250,7 +270,7 @@ class LayerApplier {
   }
 
   /** The path to link to: inside the root, reached through no symlink, existing. */
-  private hardlinkTarget(linkname: string): string {
+  private hardlinkTarget(linkname: string): HardlinkTarget {
     try {
       const parts = cleanEntryName(linkname);
       const last = parts.at(-1);
@@ -258,8 +278,9 @@ class LayerApplier {
       const dir = parts.slice(0, -1);
       const rel = [...(this.parentCache.get(dir.join("/")) ?? resolveInRoot(this.root, dir)), last];
       const path = join(this.root, ...rel);
-      if (!this.lstatIfMade(rel, path)) throw invalidArgument("no such file in the layer");
-      return path;
+      const st = this.lstatIfMade(rel, path);
+      if (!st) throw invalidArgument("no such file in the layer");
+      return { path, isSymlink: st.isSymbolicLink() };
     } catch (err) {
       throw wrap(err, `hardlink target "${linkname}"`);
     }
@@ -317,6 +338,13 @@ class LayerApplier {
       if (value !== null) this.setXattr(path, name, value);
     }
   }
+}
+
+/** Where a hardlink entry links to. */
+interface HardlinkTarget {
+  path: string;
+  /** A hardlink to a symlink is one more name of the symlink itself. */
+  isSymlink: boolean;
 }
 
 /** containerd sets atime to the later of atime and mtime. */
