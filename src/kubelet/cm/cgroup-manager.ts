@@ -2,8 +2,12 @@
 // libcontainer (v1.1: cgroups/fs for v1 and hybrid hosts, cgroups/fs2 for v2) that it drives: cgroup names
 // and their paths, creating, updating and removing a cgroup in every hierarchy, the pids charged to it,
 // and reading its CPU and memory settings back.
-import { constants } from "node:fs";
-import { mkdir, readdir, readFile, rmdir, stat, statfs, writeFile } from "node:fs/promises";
+//
+// cgroupfs lives in memory, so it is read synchronously (as the runtime's stats read it): a read takes
+// microseconds, where a round trip through libuv's thread pool costs more and waits behind whatever
+// holds the pool (a pod store's fsyncs, during a burst of pods). Writes and mkdir stay asynchronous.
+import { constants, type Dirent, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdir, readdir, readFile, rmdir, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { failedPrecondition, invalidArgument, messageOf, notFound, wrap } from "../../lib/errdefs.js";
@@ -69,7 +73,7 @@ const Cgroup2SuperMagic = 0x63677270;
 /** GetCgroupSubsystems: the host's cgroup mode and mounts. */
 export async function getCgroupSubsystems(): Promise<CgroupSubsystems> {
   if (await isCgroup2(CgroupMountRoot)) {
-    const controllers = await readControllers(CgroupMountRoot);
+    const controllers = readControllers(CgroupMountRoot);
     // devices and freezer are v2 pseudo-controllers: always there, never listed.
     const all = ["devices", "freezer", ...controllers];
     return {
@@ -119,8 +123,8 @@ export function parseCgroupV1Mounts(mountinfo: string, selfCgroup: string): Map<
   return mountPoints;
 }
 
-async function readControllers(dir: string): Promise<Set<string>> {
-  return new Set((await readFile(join(dir, "cgroup.controllers"), "utf8")).split(/\s+/).filter(Boolean));
+function readControllers(dir: string): Set<string> {
+  return new Set(readFileSync(join(dir, "cgroup.controllers"), "utf8").split(/\s+/).filter(Boolean));
 }
 
 /** One write of a cgroup file; `subsystem` "" is the v2 (unified) directory. */
@@ -240,7 +244,7 @@ const neededV2Controllers = ["cpu", "cpuset", "memory", "hugetlb", "pids"];
 
 /** cgroupManagerImpl for the cgroupfs driver. */
 export class CgroupfsManager implements CgroupManager {
-  private rootControllers?: Promise<Set<string>>;
+  private rootControllers?: Set<string>;
 
   constructor(
     readonly subsystems: CgroupSubsystems,
@@ -278,19 +282,22 @@ export class CgroupfsManager implements CgroupManager {
     return paths;
   }
 
-  private async supportedUnifiedControllers(): Promise<string[]> {
+  private supportedUnifiedControllers(): string[] {
     this.rootControllers ??= readControllers(CgroupMountRoot);
-    const available = await this.rootControllers;
+    const available = this.rootControllers;
     return neededV2Controllers.filter((c) => available.has(c));
   }
 
   async validate(name: CgroupName): Promise<void> {
     const cgroupfs = this.name(name);
     if (this.unified) {
-      const enabled = await readControllers(join(this.unifiedMount, cgroupfs)).catch((err: unknown) => {
+      let enabled: Set<string>;
+      try {
+        enabled = readControllers(join(this.unifiedMount, cgroupfs));
+      } catch (err) {
         throw notFound(`could not read controllers for cgroup ${JSON.stringify(cgroupfs)}`, err);
-      });
-      const missing = (await this.supportedUnifiedControllers()).filter((c) => !enabled.has(c));
+      }
+      const missing = this.supportedUnifiedControllers().filter((c) => !enabled.has(c));
       if (missing.length > 0) {
         throw notFound(
           `cgroup ${JSON.stringify(cgroupfs)} has some missing controllers: ${missing.sort().join(", ")}`,
@@ -302,7 +309,7 @@ export class CgroupfsManager implements CgroupManager {
     for (const [subsystem, mount] of this.subsystems.mountPoints) {
       if (!validatedV1Subsystems.has(subsystem)) continue;
       const dir = join(mount, cgroupfs);
-      if (!(await exists(dir))) missing.push(dir);
+      if (!exists(dir)) missing.push(dir);
     }
     if (missing.length > 0) {
       throw notFound(`cgroup ${JSON.stringify(cgroupfs)} has some missing paths: ${missing.join(", ")}`);
@@ -344,7 +351,7 @@ export class CgroupfsManager implements CgroupManager {
     const writes = cgroupWrites(config.resourceParameters, {
       mode: this.subsystems.mode,
       hugetlb: this.unified
-        ? (await this.supportedUnifiedControllers()).includes("hugetlb")
+        ? this.supportedUnifiedControllers().includes("hugetlb")
         : this.subsystems.mountPoints.has("hugetlb"),
       hugePageSizes: this.hugePageSizes,
     });
@@ -389,7 +396,7 @@ export class CgroupfsManager implements CgroupManager {
         await removeCgroupTree(dir).catch((err: unknown) => {
           lastError = err;
         });
-        if (!(await exists(dir))) remaining.delete(subsystem);
+        if (!exists(dir)) remaining.delete(subsystem);
       }
       if (remaining.size === 0) return;
     }
@@ -402,7 +409,7 @@ export class CgroupfsManager implements CgroupManager {
   async pids(name: CgroupName): Promise<number[]> {
     const found = new Set<number>();
     for (const mount of new Set(this.subsystems.mountPoints.values())) {
-      await collectPids(join(mount, this.name(name)), found, this.log);
+      collectPids(join(mount, this.name(name)), found, this.log);
     }
     return [...found].sort((a, b) => a - b);
   }
@@ -420,22 +427,22 @@ export class CgroupfsManager implements CgroupManager {
     }
     const dir = join(mount, this.name(name));
     if (resource === "memory") {
-      return { memory: await readUint(dir, this.unified ? "memory.max" : "memory.limit_in_bytes") };
+      return { memory: readUint(dir, this.unified ? "memory.max" : "memory.limit_in_bytes") };
     }
     if (!this.unified) {
       return {
-        cpuShares: await readUint(dir, "cpu.shares"),
-        cpuQuota: await readInt(dir, "cpu.cfs_quota_us"),
-        cpuPeriod: await readUint(dir, "cpu.cfs_period_us"),
+        cpuShares: readUint(dir, "cpu.shares"),
+        cpuQuota: readInt(dir, "cpu.cfs_quota_us"),
+        cpuPeriod: readUint(dir, "cpu.cfs_period_us"),
       };
     }
-    const cpuMax = (await readCgroupFile(dir, "cpu.max")).split(" ");
+    const cpuMax = readCgroupFile(dir, "cpu.max").split(" ");
     if (cpuMax.length !== 2) {
       throw invalidArgument(`failed to parse cpu.max ${JSON.stringify(cpuMax.join(" "))} of ${dir}`);
     }
     const [limit = "", period = ""] = cpuMax;
     return {
-      cpuShares: cpuWeightToCpuShares(await readUint(dir, "cpu.weight")),
+      cpuShares: cpuWeightToCpuShares(readUint(dir, "cpu.weight")),
       cpuQuota: limit === Cgroup2MaxCpuLimit ? -1n : parseInteger(limit, dir, "cpu.max"),
       cpuPeriod: parseInteger(period, dir, "cpu.max"),
     };
@@ -450,11 +457,12 @@ export async function newCgroupManager(
   return new CgroupfsManager(await getCgroupSubsystems(), hugePageSizes, log);
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
+function exists(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /** Writes a cgroup file as runc does: no create, truncate. */
@@ -462,8 +470,8 @@ async function writeCgroupFile(dir: string, file: string, value: string): Promis
   await writeFile(join(dir, file), value, { flag: constants.O_WRONLY | constants.O_TRUNC });
 }
 
-async function readCgroupFile(dir: string, file: string): Promise<string> {
-  return (await readFile(join(dir, file), "utf8")).trim();
+function readCgroupFile(dir: string, file: string): string {
+  return readFileSync(join(dir, file), "utf8").trim();
 }
 
 function parseInteger(text: string, dir: string, file: string): bigint {
@@ -472,13 +480,13 @@ function parseInteger(text: string, dir: string, file: string): bigint {
   return BigInt(text);
 }
 
-async function readInt(dir: string, file: string): Promise<bigint> {
-  return parseInteger(await readCgroupFile(dir, file), dir, file);
+function readInt(dir: string, file: string): bigint {
+  return parseInteger(readCgroupFile(dir, file), dir, file);
 }
 
 /** GetCgroupParamUint: "max" is the largest uint64, which the kubelet then reads as int64 -1. */
-async function readUint(dir: string, file: string): Promise<bigint> {
-  const text = await readCgroupFile(dir, file);
+function readUint(dir: string, file: string): bigint {
+  const text = readCgroupFile(dir, file);
   return text === "max" ? -1n : parseInteger(text, dir, file);
 }
 
@@ -488,7 +496,7 @@ async function readUint(dir: string, file: string): Promise<bigint> {
  * A level it made is removed again if a later step fails.
  */
 export async function createCgroupPath(mountpoint: string, cgroupfs: string): Promise<void> {
-  const controllers = [...(await readControllers(mountpoint))];
+  const controllers = [...readControllers(mountpoint)];
   const enable = controllers.map((c) => `+${c}`);
   const levels = [mountpoint];
   for (const component of cgroupfs.split("/").filter(Boolean))
@@ -533,8 +541,8 @@ async function cpusetEnsure(mount: string, cgroupfs: string): Promise<void> {
       if (err.code !== "EEXIST") throw err;
     });
     for (const file of ["cpuset.cpus", "cpuset.mems"]) {
-      if ((await readCgroupFile(current, file)) === "") {
-        await writeCgroupFile(current, file, await readCgroupFile(parent, file));
+      if (readCgroupFile(current, file) === "") {
+        await writeCgroupFile(current, file, readCgroupFile(parent, file));
       }
     }
   }
@@ -560,10 +568,10 @@ async function removeCgroupTree(dir: string): Promise<void> {
 }
 
 /** The pids in cgroup.procs of `dir` and every cgroup below it; a cgroup that vanished meanwhile is skipped. */
-async function collectPids(dir: string, into: Set<number>, log: Logger): Promise<void> {
+function collectPids(dir: string, into: Set<number>, log: Logger): void {
   let procs: string;
   try {
-    procs = await readFile(join(dir, "cgroup.procs"), "utf8");
+    procs = readFileSync(join(dir, "cgroup.procs"), "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
       log.debug(
@@ -574,6 +582,11 @@ async function collectPids(dir: string, into: Set<number>, log: Logger): Promise
     return;
   }
   for (const pid of procs.split("\n")) if (pid !== "") into.add(Number(pid));
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) if (entry.isDirectory()) await collectPids(join(dir, entry.name), into, log);
+  let entries: Dirent[] = [];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    // vanished meanwhile
+  }
+  for (const entry of entries) if (entry.isDirectory()) collectPids(join(dir, entry.name), into, log);
 }

@@ -3,7 +3,7 @@
 // resource values before its sandbox starts; its cgroupfs path is the cgroup parent the kubelet passes
 // to RunPodSandbox. Orphaned pod cgroups are found by scanning the tiers, and destroyed after killing
 // whatever still runs in them.
-import { readdir } from "node:fs/promises";
+import { type Dirent, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { invalidArgument, messageOf, wrap } from "../../lib/errdefs.js";
@@ -191,10 +191,15 @@ class PodContainerManagerImpl implements PodContainerManager {
       for (const tier of [info.bestEffort, info.burstable, info.guaranteed]) {
         const tierPath = cgroupManager.name(tier);
         const dir = join(mount, tierPath);
-        const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
-          if (err.code === "ENOENT") return [];
-          throw wrap(err, `failed to read the cgroup directory ${dir}`);
-        });
+        // cgroupfs is read synchronously, as the cgroup manager reads it.
+        let entries: Dirent[] = [];
+        try {
+          entries = readdirSync(dir, { withFileTypes: true });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+            throw wrap(err, `failed to read the cgroup directory ${dir}`);
+          }
+        }
         for (const entry of entries) {
           if (!entry.isDirectory()) continue;
           const cgroupfsPath = join(tierPath, entry.name);

@@ -9,7 +9,8 @@
 // (ExpandContainerCommandAndArgs, ExpandContainerVolumeMounts), third_party/forked/golang/expansion,
 // pkg/fieldpath, the downward API resource helpers (pkg/api/v1/resource, kubelet_resources.go) and
 // security_context_others.go verifyRunAsNonRoot.
-import { chmod, mkdir, readdir, writeFile } from "node:fs/promises";
+import { readdirSync } from "node:fs";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { posix } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -919,7 +920,7 @@ export async function startContainer(
   const previous = findContainerStatusByName(podStatus, container.name);
   const restartCount = previous
     ? previous.restartCount + 1
-    : await calcRestartCountByLogDir(
+    : calcRestartCountByLogDir(
         buildContainerLogsDirectory(
           deps.settings.podLogsRootDirectory,
           pod.metadata?.namespace ?? "",
@@ -1117,11 +1118,14 @@ async function executePreStopHook(
   return Math.floor((Date.now() - started) / 1000);
 }
 
-/** calcRestartCountByLogDir: after a runtime lost its state, the next count from the logs kept. */
-async function calcRestartCountByLogDir(dir: string): Promise<number> {
+/**
+ * calcRestartCountByLogDir: after a runtime lost its state, the next count from the logs kept. One
+ * small directory, read in place rather than through the thread pool on every container start.
+ */
+function calcRestartCountByLogDir(dir: string): number {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch {
     return 0;
   }
