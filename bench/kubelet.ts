@@ -22,7 +22,8 @@
 // running and 5 s to settle, the kubelet's CPU time (utime + stime) is read over a 30 s window in
 // which the benchmark asks it nothing, the runtime daemon's beside; at its end the kubelet's RSS
 // (at rest, its peak too) and, as the floor, the RSS of a bare Node CRI client that relisted the
-// runtime each second over the same window (bench/cri-client-floor.ts).
+// runtime each second over the same window (bench/cri-client-floor.ts), and of a Node process that
+// loads nothing.
 // Pods go away through the kubelet (DELETE, or the manifest removed) until the runtime runs none of
 // them; the stopped sandboxes are then removed through the CRI rather than waiting for the
 // kubelet's container GC (a pass a minute). Whatever a failed or interrupted run started is removed: pods, kubelets, runtimes,
@@ -62,7 +63,7 @@ import {
   removePod,
   runPod,
 } from "./cri-pod.js";
-import { cpuMsOf, type Memory, memoryOf } from "./proc.js";
+import { cpuMsOf, type Memory, memoryOf, spawnIdleNode } from "./proc.js";
 import { Cleanups, machine, positiveFlag, progress } from "./run.js";
 import { mountScratchFs } from "./scratch-fs.js";
 import { type Summary, summarize, table } from "./stats.js";
@@ -101,7 +102,13 @@ interface Samples {
   single: Record<Path, number[]>;
   burst: Record<Path, number[]>;
   /** One per round, with burstPods API pods running. */
-  kubelet: { memory: Memory; floor: Memory; cpuPercent: number; runtimeCpuPercent: number }[];
+  kubelet: {
+    memory: Memory;
+    floor: Memory;
+    bareNode: Memory;
+    cpuPercent: number;
+    runtimeCpuPercent: number;
+  }[];
 }
 
 /** One runtime in the run: its samples so far, its kubelet while one runs, and what made it drop out. */
@@ -462,6 +469,7 @@ async function idleCost(kubeletPid: number, runtime: Contender): Promise<Samples
     [join(repoRoot(), "dist", "bench", "cri-client-floor.js"), runtime.endpoint],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
+  const idleNode = spawnIdleNode();
   try {
     await sleep(settleMs);
     const [k0, r0] = await Promise.all([cpuMsOf(kubeletPid), cpuMsOf(runtime.pid)]);
@@ -471,11 +479,13 @@ async function idleCost(kubeletPid: number, runtime: Contender): Promise<Samples
     return {
       memory: await memoryOf(kubeletPid),
       floor: await memoryOf(floor.pid ?? 0),
+      bareNode: await memoryOf(idleNode.pid ?? 0),
       cpuPercent: percent(k1 - k0),
       runtimeCpuPercent: percent(r1 - r0),
     };
   } finally {
     floor.kill();
+    idleNode.kill();
   }
 }
 
@@ -569,6 +579,7 @@ function buildReport(entries: Entry[]) {
         anon: sum(s.kubelet.map((k) => k.memory.anon)),
         peak: sum(s.kubelet.map((k) => k.memory.peak)),
         floor: sum(s.kubelet.map((k) => k.floor.rss)),
+        bareNode: sum(s.kubelet.map((k) => k.bareNode.rss)),
         cpuPercent: sum(s.kubelet.map((k) => k.cpuPercent)),
         runtimeCpuPercent: sum(s.kubelet.map((k) => k.runtimeCpuPercent)),
       },
@@ -651,6 +662,7 @@ function formatReport(r: Report): string {
     row(`kubelet RssAnon, ${r.pods.burst} pods running`, (f) => f.kubelet.anon, mib),
     row("kubelet peak RSS (VmHWM)", (f) => f.kubelet.peak, mib),
     row("floor: a bare Node CRI client's RSS", (f) => f.kubelet.floor, mib),
+    row("a Node process that loads nothing, RSS", (f) => f.kubelet.bareNode, mib),
     row(
       `kubelet CPU, ${r.pods.burst} pods, ${r.idleWindowMs / 1000} s idle`,
       (f) => f.kubelet.cpuPercent,

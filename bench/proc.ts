@@ -1,4 +1,5 @@
 // Processes as the kernel shows them: memory, CPU time, and which ones belong to a runtime.
+import { type ChildProcess, spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -30,6 +31,14 @@ export async function memoryOf(pid: number): Promise<Memory> {
     pss: kib(rollup, "Pss", "smaps_rollup"),
     peak: kib(status, "VmHWM", "status"),
   };
+}
+
+/**
+ * A Node process that loads nothing and waits: under every Node program on this machine (most of it
+ * the node binary's own pages). The benches print its memory beside their floors.
+ */
+export function spawnIdleNode(): ChildProcess {
+  return spawn(process.execPath, ["-e", "setInterval(() => {}, 2 ** 30)"], { stdio: "ignore" });
 }
 
 /** Clock ticks per second of /proc/<pid>/stat times: USER_HZ, 100 on Linux. */

@@ -1,6 +1,6 @@
 // berth vs containerd, side by side: CRI PullImage of a small image (busybox) and of a large
 // one (large-image.ts) from one local registry, and the daemons' idle resident memory beside the
-// floor of a Node CRI server (cri-server-floor.ts).
+// floor of a Node CRI server (cri-server-floor.ts) and of a Node process that loads nothing.
 //
 //   npm run bench [-- --rounds 5] [--json] [--node-args="<flags for berth's node>"]
 //
@@ -23,7 +23,7 @@ import { buildTestImages, defaultImagesDir, repoRoot } from "../src/testenv/imag
 import { startRegistry } from "../src/testenv/registry.js";
 import { type Contender, startBerth, startReferenceContainerd } from "./contenders.js";
 import { largeImageSpec } from "./large-image.js";
-import { cpuMsOf, type Memory, memoryOf } from "./proc.js";
+import { cpuMsOf, type Memory, memoryOf, spawnIdleNode } from "./proc.js";
 import { mountScratchFs } from "./scratch-fs.js";
 import { ratio, type Summary, summarize, table } from "./stats.js";
 
@@ -107,11 +107,17 @@ try {
       stdio: ["ignore", "ignore", "inherit"],
     },
   );
-  cleanups.push(async () => void floorProc.kill());
+  const idleNode = spawnIdleNode();
+  cleanups.push(async () => {
+    floorProc.kill();
+    idleNode.kill();
+  });
   await sleep(settleMs);
   const atStart = await Promise.all(contenders.map((c) => memoryOf(c.pid)));
   const floor = await memoryOf(floorProc.pid ?? 0);
+  const bareNode = await memoryOf(idleNode.pid ?? 0);
   floorProc.kill();
+  idleNode.kill();
 
   const warmup = images[0] as BenchImage;
   for (const c of contenders) {
@@ -140,7 +146,7 @@ try {
   await sleep(settleMs);
   const afterPulls = await Promise.all(contenders.map((c) => memoryOf(c.pid)));
 
-  const report = buildReport(images, pulls, contenders, atStart, afterPulls, floor, nodeArgs);
+  const report = buildReport(images, pulls, contenders, atStart, afterPulls, { floor, bareNode }, nodeArgs);
   process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
 } finally {
   await cleanup();
@@ -166,7 +172,7 @@ function buildReport(
   contenders: Contender[],
   atStart: Memory[],
   afterPulls: Memory[],
-  floor: Memory,
+  floors: { floor: Memory; bareNode: Memory },
   berthNodeArgs: string[],
 ) {
   const pulls = samples.map((s) => ({ ...s, wall: summarize(s.wallMs), cpu: summarize(s.cpuMs) }));
@@ -200,7 +206,9 @@ function buildReport(
     pullRatio: { wall: pullRatio("wall"), cpu: pullRatio("cpu") },
     memory,
     /** A bare Node CRI server with LMDB open (bench/cri-server-floor.ts): what berth cannot go below. */
-    floor,
+    floor: floors.floor,
+    /** A Node process that loads nothing: under every Node program. */
+    bareNode: floors.bareNode,
     memoryRatio: {
       rss: { atStart: memRatio("atStart", "rss"), afterPulls: memRatio("afterPulls", "rss") },
       anon: { atStart: memRatio("atStart", "anon"), afterPulls: memRatio("afterPulls", "anon") },
@@ -242,7 +250,8 @@ function formatReport(r: ReturnType<typeof buildReport>): string {
     table([["runtime", "after start", "after pulls", "peak"], ...memRows]),
     `berth/containerd: VmRSS after start ${rss.atStart}, after pulls ${rss.afterPulls}; ` +
       `RssAnon after start ${anon.atStart}, after pulls ${anon.afterPulls}`,
-    `floor, a bare Node CRI server with LMDB open (bench/cri-server-floor.ts): ${mb(r.floor.rss)} (${mb(r.floor.anon)})`,
+    `floor, a bare Node CRI server with LMDB open (bench/cri-server-floor.ts): ${mb(r.floor.rss)} (${mb(r.floor.anon)}); ` +
+      `a Node process that loads nothing: ${mb(r.bareNode.rss)} (${mb(r.bareNode.anon)})`,
     "",
   ].join("\n");
 }
