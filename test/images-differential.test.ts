@@ -5,6 +5,8 @@
 // multi-platform index and a hosts.toml mirror go through the berth daemon the same way.
 
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -15,7 +17,7 @@ import { type CriConnection, dialCri } from "../src/cri/transport.js";
 import { kindOf, messageOf } from "../src/lib/errdefs.js";
 import { freePort } from "../src/lib/free-port.js";
 import { mountAll, unmountAll } from "../src/lib/mount/mount.js";
-import type { BuiltImage } from "../src/local-images/oci-image-builder.js";
+import { type BuiltImage, buildImageBlobs, writeImage } from "../src/local-images/oci-image-builder.js";
 import { MetadataDb } from "../src/runtime/core/metadata/db.js";
 import { OverlaySnapshotter } from "../src/runtime/snapshots/overlay/overlay.js";
 import { type BerthRuntime, startBerthRuntime } from "../src/testenv/berth-runtime.js";
@@ -249,6 +251,35 @@ test("PullImage errors: missing tag, repository and digest, bad references", asy
     const res = await pull(ref);
     assert.ok("kind" in res, `${ref} fails`);
   }
+});
+
+test("a layer whose bytes do not match its digest fails both pulls, and neither keeps it", async () => {
+  const corrupt = await writeImage(
+    await buildImageBlobs({
+      name: "corrupt",
+      tag: "v1",
+      repository: "berth/corrupt",
+      layers: [[{ kind: "file", path: "data.bin", mode: 0o644, data: randomBytes(64 * 1024) }]],
+      config: {},
+      createdBy: "test",
+    }),
+    path.join(dir, "images"),
+  );
+  await env.registry.push(corrupt, corrupt.repository, corrupt.tag);
+  const layer = corrupt.layerDigests[0] as string;
+  const bytes = await readFile(env.registry.blobPath(layer));
+  bytes[bytes.length - 100] = (bytes[bytes.length - 100] as number) ^ 0xff;
+  await writeFile(env.registry.blobPath(layer), bytes);
+  const ref = `${env.registry.host}/${corrupt.repository}:${corrupt.tag}`;
+  const berthPull = await outcome(() => berthImages.pullImage({ image: { image: ref } }));
+  const ctrdPull = await outcome(() => ctrdImages.pullImage({ image: { image: ref } }));
+  assert.ok("kind" in berthPull && "kind" in ctrdPull, "both pulls fail");
+  assert.match(
+    berthPull.message,
+    new RegExp(`unexpected commit digest sha256:[0-9a-f]{64}, expected ${layer}`),
+  );
+  await status(ref);
+  assert.equal(existsSync(path.join(berth.root, "content.local", "blobs", "sha256", layer.slice(7))), false);
 });
 
 test("basic auth: username/password and `auth` pull; wrong or no credentials fail alike", async () => {

@@ -227,7 +227,8 @@ class Pull {
       // An ingest whole but not committed (its daemon killed in between) only needs the
       // commit: a Range from its end would be refused, as containerd's fetch knows.
       if (offset < desc.size) {
-        const stream = await this.req.resolver.fetch(this.name, desc, { offset });
+        // The writer verifies the digest on commit; the stream need not hash it too.
+        const stream = await this.req.resolver.fetch(this.name, desc, { offset, verifyDigest: false });
         tracker?.update(desc, { state: "downloading", offset });
         for await (const chunk of stream) {
           await w.write(chunk);

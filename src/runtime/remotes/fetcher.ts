@@ -33,6 +33,12 @@ export interface FetchOptions {
    * bytes it does not see, so the content store verifies it on commit.
    */
   offset?: number;
+  /**
+   * false when the consumer verifies the digest itself, as a pull's content writer does (it hashes
+   * what it writes and refuses a commit whose digest differs, like containerd's): one hash of the
+   * stream instead of two. The length is checked either way.
+   */
+  verifyDigest?: boolean;
   signal?: AbortSignal;
 }
 
@@ -128,7 +134,8 @@ async function openAny(base: DockerBase, desc: Descriptor, offset: number): Prom
 export async function fetch(base: DockerBase, desc: Descriptor, opts: FetchOptions = {}): Promise<Readable> {
   const offset = opts.offset ?? 0;
   const first = await openAny(base, desc, offset);
-  const digester: Digester | undefined = offset === 0 ? newDigester(desc.digest) : undefined;
+  const digester: Digester | undefined =
+    offset === 0 && opts.verifyDigest !== false ? newDigester(desc.digest) : undefined;
   const attempts = base.retry.attempts ?? 5;
   const log = base.ctx.log;
 
