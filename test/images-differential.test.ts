@@ -278,7 +278,7 @@ test("a layer whose bytes do not match its digest fails both pulls, and neither 
     berthPull.message,
     new RegExp(`unexpected commit digest sha256:[0-9a-f]{64}, expected ${layer}`),
   );
-  await status(ref);
+  assert.deepEqual(await status(ref), { ok: { image: undefined, info: {} } }, "neither has the image");
   assert.equal(existsSync(path.join(berth.root, "content.local", "blobs", "sha256", layer.slice(7))), false);
 });
 
